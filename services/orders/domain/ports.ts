@@ -1,0 +1,88 @@
+import type Decimal from "decimal.js";
+import type { Order, OrderEvent, OrderStatus } from "./order";
+import type { MarketSnapshot } from "./market-snapshot";
+
+/** Who is calling, from the verified token. */
+export interface Caller {
+  subject: string;
+  roles: readonly string[];
+  /** Portfolio ids the caller may act on. */
+  portfolios: readonly string[];
+}
+
+/** Instrument, quote and session lookups (market data service). */
+export interface MarketDataPort {
+  /** The snapshot for a symbol, or null when market data does not know it. */
+  snapshot(symbol: string): Promise<MarketSnapshot | null>;
+}
+
+/** What to hold: cash in `currency`, or `quantity` of `symbol`. */
+export interface ReserveRequest {
+  reservationId: string;
+  portfolioId: string;
+  asset: "CASH" | "SECURITY";
+  symbol: string;
+  currency: string;
+  amount: Decimal;
+}
+
+/** Holds in accounting. Both calls are idempotent on the reservation id. */
+export interface AccountingPort {
+  /** Places the hold; throws OrderError INSUFFICIENT_FUNDS / INSUFFICIENT_POSITION when it does not fit. */
+  reserve(request: ReserveRequest): Promise<void>;
+  /** Releases whatever is left of the hold (no-op when already released or fully used). */
+  release(reservationId: string, portfolioId: string): Promise<void>;
+}
+
+/** Outcome of claiming an idempotency key. */
+export type KeyClaim =
+  | { kind: "claimed"; orderId: string }
+  | { kind: "completed"; fingerprint: string; orderId: string }
+  | { kind: "in_flight"; fingerprint: string };
+
+/** Idempotency keys of SubmitOrder, scoped to (portfolio, key). */
+export interface IdempotencyKeys {
+  /**
+   * Claims the key with a lease, atomically (INSERT … ON CONFLICT): the first caller gets "claimed" and the order id
+   * to use (reused after an expired lease, so a retry re-reserves under the same id); later callers see the stored
+   * fingerprint with the order id ("completed") or without ("in_flight").
+   */
+  claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string): Promise<KeyClaim>;
+  /** Forgets a claim whose submission failed before anything was reserved, so a corrected retry may use the key. */
+  forget(portfolioId: string, key: string, orderId: string): Promise<void>;
+}
+
+/** Filter of ListOrders. */
+export interface OrderQuery {
+  portfolioIds: readonly string[];
+  statuses: readonly OrderStatus[];
+  symbol: string | null;
+  createdFrom: Date | null;
+  createdTo: Date | null;
+  /** Opaque cursor from the previous page, or null. */
+  pageToken: string | null;
+  pageSize: number;
+}
+
+/** Orders, their event log and the outbox. Each write is one Postgres transaction. */
+export interface OrderStore {
+  /** Writes the order, its first event, its outbox rows and completes the idempotency key; returns the stored order
+   * (the existing one when this order id was already written by an earlier attempt). */
+  create(order: Order, event: OrderEvent): Promise<Order>;
+  find(orderId: string): Promise<Order | null>;
+  /**
+   * Writes the new state, the events (assigning per-portfolio seqs) and their outbox rows, but only if the stored
+   * version is still `expectedVersion`; returns null when someone else moved the order first.
+   */
+  transition(expectedVersion: number, next: Order, events: readonly OrderEvent[]): Promise<OrderEvent[] | null>;
+  /** Remembers that a STOP_LIMIT order's trigger was hit (no event: the status does not change). */
+  markStopTriggered(orderId: string, expectedVersion: number): Promise<void>;
+  list(query: OrderQuery): Promise<{ orders: Order[]; nextPageToken: string | null }>;
+  /** Events of a portfolio with seq > sinceSeq, ascending, at most `limit`. */
+  eventsSince(portfolioId: string, sinceSeq: number, limit: number): Promise<OrderEvent[]>;
+}
+
+/** Time and ids, injected so tests are deterministic. */
+export interface Clock {
+  now(): Date;
+}

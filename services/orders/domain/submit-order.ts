@@ -1,0 +1,110 @@
+import { authorizePortfolio } from "./authorize-portfolio";
+import { fingerprintOf, replayOrderId } from "./idempotency-fingerprint";
+import { openOrder } from "./open-order";
+import { OrderError } from "./order-error";
+import type { Order } from "./order";
+import type { OrderRules } from "./order-rules";
+import type { AccountingPort, Caller, Clock, IdempotencyKeys, MarketDataPort, OrderStore } from "./ports";
+import { sizeReservation } from "./reservation-sizing";
+import { parseSubmitCommand, type SubmitOrderInput } from "./submit-command";
+import { validateAgainstMarket } from "./validate-against-market";
+
+/** What submitOrder needs. */
+export interface SubmitOrderDeps {
+  marketData: MarketDataPort;
+  accounting: AccountingPort;
+  keys: IdempotencyKeys;
+  store: OrderStore;
+  clock: Clock;
+  rules: OrderRules;
+  newOrderId(): string;
+  /** Waits between looks at a key another request is still working on. */
+  sleep(ms: number): Promise<void>;
+  /** How long a duplicate waits for the in-flight original before answering IDEMPOTENCY_KEY_IN_FLIGHT. */
+  inFlightWaitMs: number;
+}
+
+/** The stored order and whether this call created it or replayed an earlier one. */
+export interface SubmitOrderResult {
+  order: Order;
+  replayed: boolean;
+}
+
+/**
+ * SubmitOrder: check the command, claim the idempotency key, check the market, reserve in accounting, then write
+ * the order, its first event and its outbox row in one transaction. Answers with the order in PENDING_NEW; the
+ * execution worker takes it from there.
+ */
+export async function submitOrder(
+  deps: SubmitOrderDeps,
+  caller: Caller,
+  input: SubmitOrderInput,
+): Promise<SubmitOrderResult> {
+  const command = parseSubmitCommand(input);
+  authorizePortfolio(caller, command.portfolioId);
+  const fingerprint = fingerprintOf(command);
+
+  const claim = await claimKey(deps, command.portfolioId, command.idempotencyKey, fingerprint);
+  if (claim.kind === "replay") {
+    const original = await deps.store.find(claim.orderId);
+    if (original !== null) return { order: original, replayed: true };
+    throw new OrderError("DEPENDENCY_UNAVAILABLE", "the original order of this idempotency key is not readable yet");
+  }
+
+  const orderId = claim.orderId;
+  let reserved = false;
+  try {
+    const market = await deps.marketData.snapshot(command.symbol);
+    if (market === null) {
+      throw new OrderError("SYMBOL_NOT_TRADABLE", `symbol ${command.symbol} is not valid or not tradeable`, [
+        { field: "symbol", description: `symbol ${command.symbol} is not valid or not tradeable` },
+      ]);
+    }
+    const acceptance = validateAgainstMarket(command, market, deps.rules);
+    const size = sizeReservation(command, acceptance.submissionPrice, deps.rules);
+    await deps.accounting.reserve({
+      reservationId: orderId,
+      portfolioId: command.portfolioId,
+      asset: size.asset,
+      symbol: command.symbol,
+      currency: market.instrument.currency,
+      amount: size.amount,
+    });
+    reserved = true;
+    const { order, event } = openOrder(orderId, command, market, acceptance, size, deps.clock.now());
+    return { order: await deps.store.create(order, event), replayed: false };
+  } catch (error) {
+    // Before the hold exists nothing happened, so the key is freed for a corrected retry. After it, the outcome of
+    // the write is unknown (it may have committed): the claim stays, and a retry after the lease reuses the same
+    // order id, which makes both the reserve and the insert no-ops.
+    if (!reserved) await deps.keys.forget(command.portfolioId, command.idempotencyKey, orderId);
+    throw error;
+  }
+}
+
+type Claimed = { kind: "claimed"; orderId: string } | { kind: "replay"; orderId: string };
+
+async function claimKey(
+  deps: SubmitOrderDeps,
+  portfolioId: string,
+  key: string,
+  fingerprint: string,
+): Promise<Claimed> {
+  const proposedOrderId = deps.newOrderId();
+  const deadline = deps.clock.now().getTime() + deps.inFlightWaitMs;
+  let pauseMs = 5;
+  for (;;) {
+    const claim = await deps.keys.claim(portfolioId, key, fingerprint, proposedOrderId);
+    if (claim.kind === "claimed") return claim;
+    if (claim.kind === "completed") return { kind: "replay", orderId: replayOrderId(claim, fingerprint) };
+    // In flight: a different payload is refused at once; the same payload waits for the original's answer.
+    replayOrderId({ fingerprint: claim.fingerprint, orderId: "" }, fingerprint);
+    if (deps.clock.now().getTime() >= deadline) {
+      throw new OrderError("IDEMPOTENCY_KEY_IN_FLIGHT", "an order with this idempotency_key is still being submitted", [], {
+        retryAfterMs: String(pauseMs),
+      });
+    }
+    await deps.sleep(pauseMs);
+    pauseMs = Math.min(pauseMs * 2, 100);
+  }
+}
