@@ -22,6 +22,8 @@ export type AccountingErrorCode =
   | "COST_BASIS_METHOD_LOCKED"
   | "BATCH_IN_PROGRESS"
   | "MALFORMED_FILL"
+  | "CONCURRENT_MODIFICATION"
+  | "ALREADY_EXISTS"
   | "PERMISSION_DENIED";
 
 /** A typed domain failure: `code` is stable, `message` is safe for clients, `cause` is kept for logs only. */

@@ -1,0 +1,70 @@
+import Decimal from "decimal.js";
+import type { LedgerState } from "./ledger-state";
+import type { Reservation } from "./reservation";
+import type { LotClosure } from "./tax-lots";
+import type { TransactionStatus, TransactionType } from "./transaction-type";
+import type { CashMovement, CashMovementKind } from "./cash-movements";
+
+/** A transaction as stored, the shape every read returns. */
+export interface StoredTransaction {
+  id: string;
+  portfolioId: string;
+  securityId: string | null;
+  sourceId: string;
+  status: TransactionStatus;
+  type: TransactionType;
+  quantity: Decimal;
+  price: Decimal;
+  fee: Decimal;
+  /** YYYYMMDD. */
+  transactionDate: string;
+  reprocessingAttempts: number;
+  version: number;
+  errorMessage: string | null;
+}
+
+/** A (portfolio, security) pair a batch touches; the cash row of each portfolio is always loaded too. */
+export interface SecurityKey {
+  portfolioId: string;
+  securityId: string;
+}
+
+/** Everything one unit of work writes back, each part as one set-based statement. */
+export interface LedgerChanges {
+  transactions: StoredTransaction[];
+  closures: LotClosure[];
+  /** The working set; only its touched balance rows and lot books are written. */
+  state: LedgerState;
+  reservations: Reservation[];
+  cashMovements: CashMovement[];
+}
+
+/**
+ * One database transaction of the ledger, as the use cases see it. The adapter holds the portfolios' locks
+ * from lockPortfolios until the work function returns (commit) or throws (rollback). Loads see the state as
+ * of the lock, so in-memory processing in request order is the same as processing row by row.
+ */
+export interface LedgerSession {
+  /** Serialises every writer of these portfolios until the end of the session (sorted, so no deadlock). */
+  lockPortfolios(portfolioIds: string[]): Promise<void>;
+  /** source_id → id of the transaction that already has it. */
+  findExistingSourceIds(sourceIds: string[]): Promise<Map<string, string>>;
+  /** Balance rows, lot books and cost-basis methods for these portfolios' cash and these securities. */
+  loadState(portfolioIds: string[], securities: SecurityKey[]): Promise<LedgerState>;
+  /** Reserves ids for new transactions, increasing in allocation order (the audit replays in id order). */
+  allocateTransactionIds(count: number): Promise<string[]>;
+  /** Sum of the remaining amounts of open reservations: cash when securityId is null, else units. */
+  openReservationTotal(portfolioId: string, securityId: string | null): Promise<Decimal>;
+  findReservation(portfolioId: string, reservationId: string): Promise<Reservation | null>;
+  findCashMovement(idempotencyKey: string): Promise<CashMovement | null>;
+  /** Sum of the movements of one kind for a portfolio since the start of a UTC day. */
+  cashMovementTotalSince(portfolioId: string, kind: CashMovementKind, since: Date): Promise<Decimal>;
+  /**
+   * Writes everything. Throws AccountingError CONCURRENT_MODIFICATION when a source id was taken by a
+   * concurrent session since findExistingSourceIds, so the caller can rerun the whole unit.
+   */
+  save(changes: LedgerChanges): Promise<void>;
+}
+
+/** Runs work in one database transaction. */
+export type WithLedgerSession = <T>(work: (session: LedgerSession) => Promise<T>) => Promise<T>;

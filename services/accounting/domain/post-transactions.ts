@@ -1,0 +1,175 @@
+import { AccountingError } from "./accounting-error";
+import { applyTransaction } from "./apply-transaction";
+import type { LedgerSession, StoredTransaction, WithLedgerSession } from "./ledger-session";
+import type { LedgerState } from "./ledger-state";
+import type { LotClosure } from "./tax-lots";
+import {
+  duplicateSourceIdError,
+  validateTransaction,
+  type TransactionFieldError,
+  type TransactionInput,
+  type ValidTransaction,
+} from "./validate-transaction";
+
+/** The reference accepts 1–1,000 transactions per request. */
+export const MAX_TRANSACTIONS_PER_BATCH = 1000;
+/** How many times a batch reruns after losing a source-id race to a concurrent batch. */
+const MAX_CONFLICT_RETRIES = 3;
+
+/** Why an item failed: invalid input, a source id already used, or a processing error (stored as ERROR). */
+export type FailureReason = "VALIDATION_FAILED" | "DUPLICATE_SOURCE_ID" | "PROCESSING_FAILED";
+
+/** The outcome of one posted item, in request order. */
+export type ItemResult =
+  | { index: number; ok: true; transaction: StoredTransaction }
+  | {
+      index: number;
+      ok: false;
+      reason: FailureReason;
+      errors: TransactionFieldError[];
+      /** For DUPLICATE_SOURCE_ID the transaction that owns the source id; for PROCESSING_FAILED the stored ERROR row. */
+      existingTransactionId: string | null;
+    };
+
+/** The reference's batch summary; successRate is a percentage (a statistic, not money). */
+export interface BatchSummary {
+  totalRequested: number;
+  successful: number;
+  failed: number;
+  successRate: number;
+}
+
+export interface BatchResult {
+  items: ItemResult[];
+  summary: BatchSummary;
+}
+
+/** What posting one already-validated transaction inside a session produced. */
+export type PostOutcome =
+  | { kind: "POSTED"; transaction: StoredTransaction; closures: LotClosure[] }
+  | { kind: "DUPLICATE"; existingTransactionId: string };
+
+/**
+ * Posts a batch as the reference does (§1.6): items in request order, a later item seeing the balances and
+ * source ids of earlier ones; invalid items are never stored; a duplicate source id is a per-item failure with
+ * no side effect. Unlike the reference, the whole batch is one database transaction, so an item's insert,
+ * balance updates and status can never be half-applied.
+ */
+export async function postTransactions(
+  deps: { withLedgerSession: WithLedgerSession },
+  inputs: TransactionInput[],
+): Promise<BatchResult> {
+  if (inputs.length === 0) throw new AccountingError("EMPTY_BATCH", "At least one transaction is required");
+  if (inputs.length > MAX_TRANSACTIONS_PER_BATCH) {
+    throw new AccountingError("BATCH_TOO_LARGE", `Maximum ${MAX_TRANSACTIONS_PER_BATCH} transactions per batch`);
+  }
+  const validations = inputs.map((input, index) => validateTransaction(input, index));
+  const candidates = validations.flatMap((v) => (v.ok ? [v.transaction] : []));
+
+  const outcomes = await withConflictRetry(deps.withLedgerSession, async (session) => {
+    await session.lockPortfolios(candidates.map((t) => t.portfolioId));
+    const result = await postInSession(session, candidates);
+    await session.save({ transactions: result.transactions, closures: result.closures, state: result.state, reservations: [], cashMovements: [] });
+    return result.outcomes;
+  });
+
+  let next = 0;
+  const items = validations.map((validation, index): ItemResult => {
+    if (!validation.ok) return { index, ok: false, reason: "VALIDATION_FAILED", errors: validation.errors, existingTransactionId: null };
+    const outcome = outcomes[next++];
+    if (outcome.kind === "DUPLICATE") {
+      return {
+        index,
+        ok: false,
+        reason: "DUPLICATE_SOURCE_ID",
+        errors: [duplicateSourceIdError(validation.transaction.sourceId)],
+        existingTransactionId: outcome.existingTransactionId,
+      };
+    }
+    if (outcome.transaction.status !== "PROC") {
+      return {
+        index,
+        ok: false,
+        reason: "PROCESSING_FAILED",
+        errors: [{ field: "processing", message: outcome.transaction.errorMessage ?? "", value: `index_${index}` }],
+        existingTransactionId: outcome.transaction.id,
+      };
+    }
+    return { index, ok: true, transaction: outcome.transaction };
+  });
+  return { items, summary: summarize(items) };
+}
+
+/**
+ * Posts validated transactions inside a session whose portfolios are already locked: one lookup of source ids,
+ * one load of the touched rows, one id allocation, then every item applied in memory in order. The caller
+ * saves the returned changes (possibly together with its own, e.g. a reservation or a cash movement).
+ */
+export async function postInSession(
+  session: LedgerSession,
+  candidates: ValidTransaction[],
+): Promise<{ outcomes: PostOutcome[]; transactions: StoredTransaction[]; closures: LotClosure[]; state: LedgerState }> {
+  const existing = await session.findExistingSourceIds([...new Set(candidates.map((t) => t.sourceId))]);
+  const seen = new Map(existing);
+  const toPost = candidates.filter((t) => {
+    if (seen.has(t.sourceId)) return false;
+    seen.set(t.sourceId, "");
+    return true;
+  });
+  const portfolioIds = [...new Set(toPost.map((t) => t.portfolioId))];
+  const securities = uniqueSecurityKeys(toPost);
+  const state = await session.loadState(portfolioIds, securities);
+  const ids = toPost.length > 0 ? await session.allocateTransactionIds(toPost.length) : [];
+
+  const claimed = new Map(existing);
+  const transactions: StoredTransaction[] = [];
+  const closures: LotClosure[] = [];
+  let nextId = 0;
+  const outcomes = candidates.map((candidate): PostOutcome => {
+    const owner = claimed.get(candidate.sourceId);
+    if (owner !== undefined) return { kind: "DUPLICATE", existingTransactionId: owner };
+    const id = ids[nextId++];
+    claimed.set(candidate.sourceId, id);
+    const applied = applyTransaction(state, { ...candidate, id });
+    const transaction: StoredTransaction = {
+      ...candidate,
+      id,
+      status: applied.status,
+      reprocessingAttempts: 0,
+      // Inserted as NEW at version 1, then moved to its final status: version 2, as the reference returns.
+      version: 2,
+      errorMessage: applied.status === "PROC" ? null : applied.errorMessage,
+    };
+    transactions.push(transaction);
+    const itemClosures = applied.status === "PROC" ? applied.closures : [];
+    closures.push(...itemClosures);
+    return { kind: "POSTED", transaction, closures: itemClosures };
+  });
+  return { outcomes, transactions, closures, state };
+}
+
+/** Reruns a unit of work that lost a source-id race (the loser's rerun then sees the id as a duplicate). */
+export async function withConflictRetry<T>(withLedgerSession: WithLedgerSession, work: (session: LedgerSession) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await withLedgerSession(work);
+    } catch (error) {
+      if (!(error instanceof AccountingError) || error.code !== "CONCURRENT_MODIFICATION" || attempt > MAX_CONFLICT_RETRIES) throw error;
+    }
+  }
+}
+
+function uniqueSecurityKeys(transactions: ValidTransaction[]): { portfolioId: string; securityId: string }[] {
+  const keys = new Map<string, { portfolioId: string; securityId: string }>();
+  for (const t of transactions) {
+    if (t.securityId !== null) keys.set(`${t.portfolioId}|${t.securityId}`, { portfolioId: t.portfolioId, securityId: t.securityId });
+  }
+  return [...keys.values()];
+}
+
+/** successRate = successful / totalRequested × 100, 0 for an empty total, as the reference computes it. */
+export function summarize(items: ItemResult[]): BatchSummary {
+  const successful = items.filter((item) => item.ok).length;
+  const total = items.length;
+  return { totalRequested: total, successful, failed: total - successful, successRate: total === 0 ? 0 : (successful / total) * 100 };
+}

@@ -1,0 +1,173 @@
+import Decimal from "decimal.js";
+import { dec, fitsStoredRange, parseDecimal, roundToStoredScale } from "./money";
+import { isCashType, isTransactionType, TRANSACTION_TYPES, type TransactionType } from "./transaction-type";
+
+/** A transaction as a client posts it: every value still a string, the security id absent for cash. */
+export interface TransactionInput {
+  portfolioId: string;
+  /** Absent (undefined/null) means "no security"; an empty string counts as present, as in the reference. */
+  securityId?: string | null;
+  sourceId: string;
+  transactionType: string;
+  /** Decimal string; empty means 0, which the reference rejects as "quantity cannot be zero". */
+  quantity: string;
+  /** Decimal string; empty means 0, which the reference rejects as "must be positive". */
+  price: string;
+  /** YYYYMMDD. */
+  transactionDate: string;
+}
+
+/** One reason an item failed, in the reference's `{field, message, value}` shape. */
+export interface TransactionFieldError {
+  field: string;
+  message: string;
+  value: string;
+}
+
+/** A transaction that passed every validation layer, normalised to the stored scale. */
+export interface ValidTransaction {
+  portfolioId: string;
+  securityId: string | null;
+  sourceId: string;
+  type: TransactionType;
+  quantity: Decimal;
+  price: Decimal;
+  /** Commission in cash; only fills carry one, posted transactions always have 0. */
+  fee: Decimal;
+  /** YYYYMMDD. */
+  transactionDate: string;
+}
+
+export type ValidationResult = { ok: true; transaction: ValidTransaction } | { ok: false; errors: TransactionFieldError[] };
+
+const ALPHANUMERIC = /^[a-zA-Z0-9]+$/;
+const TYPE_LIST = TRANSACTION_TYPES.join(", ");
+
+/**
+ * Runs the reference's validation layers in order (§1.4): the request checks (all failures collected), then
+ * the domain builder (one "transaction" error listing its reasons), so a client sees exactly the messages
+ * GlobeCo returns. The uniqueness of source ids is checked later, against the store and the batch.
+ */
+export function validateTransaction(input: TransactionInput, index: number): ValidationResult {
+  const requestErrors = validateRequestFields(input);
+  if (requestErrors.length > 0) return { ok: false, errors: requestErrors };
+
+  const quantity = parseDecimal(input.quantity === "" ? "0" : input.quantity) as Decimal;
+  const price = parseDecimal(input.price === "" ? "0" : input.price) as Decimal;
+  const type = input.transactionType as TransactionType;
+  const securityId = input.securityId ?? null;
+  const sourceId = input.sourceId.trim();
+
+  const builderErrors: string[] = [];
+  builderErrors.push(...idErrors("portfolio", input.portfolioId));
+  if (securityId !== null && securityId !== "") builderErrors.push(...idErrors("security", securityId));
+  if (sourceId.length === 0) builderErrors.push("source ID cannot be empty");
+  else if (sourceId.length > 50) builderErrors.push("source ID must not exceed 50 characters");
+  if (isCashType(type)) {
+    if (securityId) builderErrors.push("cash transactions (DEP/WD) must have empty security ID");
+    if (!price.equals(1)) builderErrors.push("cash transactions must have price of 1.0");
+  } else if (!securityId) {
+    builderErrors.push("security transactions require a valid security ID");
+  }
+  if (quantity.isZero()) builderErrors.push("quantity cannot be zero");
+  if (price.isNegative()) builderErrors.push("price cannot be negative");
+  if (builderErrors.length > 0) {
+    return {
+      ok: false,
+      errors: [{ field: "transaction", message: `transaction validation failed: [${builderErrors.join(" ")}]`, value: `index_${index}` }],
+    };
+  }
+
+  // The reference's DECIMAL(18,8) columns round extra decimals and reject more than 10 integer digits with a
+  // database error, which it reports as a "repository" failure; we decide both before touching the database.
+  const storedQuantity = roundToStoredScale(quantity);
+  const storedPrice = roundToStoredScale(price);
+  if (!fitsStoredRange(storedQuantity) || !fitsStoredRange(storedPrice) || storedQuantity.isZero() || storedPrice.isZero()) {
+    return {
+      ok: false,
+      errors: [{ field: "repository", message: "repository error in create for transaction: numeric field overflow", value: `index_${index}` }],
+    };
+  }
+  return {
+    ok: true,
+    transaction: {
+      portfolioId: input.portfolioId,
+      securityId: isCashType(type) ? null : (securityId as string),
+      sourceId,
+      type,
+      quantity: storedQuantity,
+      price: storedPrice,
+      fee: dec(0),
+      transactionDate: input.transactionDate,
+    },
+  };
+}
+
+/** Layer A of the reference: checks on the posted fields, every failure collected, messages verbatim. */
+function validateRequestFields(input: TransactionInput): TransactionFieldError[] {
+  const errors: TransactionFieldError[] = [];
+  const securityPresent = input.securityId !== undefined && input.securityId !== null;
+  if (input.portfolioId.length !== 24) {
+    errors.push({ field: "portfolioId", message: "must be exactly 24 characters", value: input.portfolioId });
+  }
+  if (securityPresent && (input.securityId as string).length !== 24) {
+    errors.push({ field: "securityId", message: "must be exactly 24 characters", value: input.securityId as string });
+  }
+  if (input.sourceId.length > 50) {
+    errors.push({ field: "sourceId", message: "must not exceed 50 characters", value: input.sourceId });
+  }
+  const typeKnown = isTransactionType(input.transactionType);
+  if (!typeKnown) {
+    errors.push({ field: "transactionType", message: `must be one of: ${TYPE_LIST}`, value: input.transactionType });
+  }
+  // A malformed number made the whole reference request fail as INVALID_JSON; over gRPC the value arrives as a
+  // string, so we report it against its own item instead of rejecting the batch.
+  const quantity = input.quantity === "" ? dec(0) : parseDecimal(input.quantity);
+  if (quantity === null) {
+    errors.push({ field: "quantity", message: "must be a valid decimal number", value: input.quantity });
+  }
+  const price = input.price === "" ? dec(0) : parseDecimal(input.price);
+  if (price === null) {
+    errors.push({ field: "price", message: "must be a valid decimal number", value: input.price });
+  } else if (!price.greaterThan(0)) {
+    errors.push({ field: "price", message: "must be positive", value: input.price });
+  }
+  if (!isYyyymmdd(input.transactionDate)) {
+    errors.push({ field: "transactionDate", message: "must be in YYYYMMDD format", value: input.transactionDate });
+  }
+  if (typeKnown) {
+    const cash = isCashType(input.transactionType as TransactionType);
+    if (cash && securityPresent) {
+      errors.push({ field: "securityId", message: "must be null for DEP/WD transactions", value: input.securityId as string });
+    }
+    if (!cash && !securityPresent) {
+      errors.push({ field: "securityId", message: "is required for non-cash transactions", value: "" });
+    }
+  }
+  return errors;
+}
+
+function idErrors(kind: "portfolio" | "security", id: string): string[] {
+  if (id.length !== 24) return [`${kind} ID must be exactly 24 characters, got ${id.length}`];
+  if (!ALPHANUMERIC.test(id)) return [`${kind} ID must contain only alphanumeric characters`];
+  return [];
+}
+
+/** True for an exact 8-digit calendar date (Go's layout 20060102 checks month and day ranges too). */
+export function isYyyymmdd(text: string): boolean {
+  if (!/^\d{8}$/.test(text)) return false;
+  const year = Number(text.slice(0, 4));
+  const month = Number(text.slice(4, 6));
+  const day = Number(text.slice(6, 8));
+  if (month < 1 || month > 12 || day < 1) return false;
+  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
+  const lastDay = new Date(0);
+  lastDay.setUTCFullYear(year, month, 0);
+  const daysInMonth = lastDay.getUTCDate();
+  return day <= daysInMonth;
+}
+
+/** The per-item failure for a source id that already exists (in the store or earlier in the same batch). */
+export function duplicateSourceIdError(sourceId: string): TransactionFieldError {
+  return { field: "sourceId", message: "source ID must be unique", value: sourceId };
+}
