@@ -1,0 +1,78 @@
+import type Decimal from "decimal.js";
+import { MarketDataError } from "./errors";
+import type { Quote } from "./quote";
+import { referencePriceOf } from "./quote";
+
+/** Bar widths GetBars offers. */
+export type BarInterval = "1m" | "1h" | "1d";
+
+export const BAR_INTERVAL_MS: Readonly<Record<BarInterval, number>> = Object.freeze({
+  "1m": 60_000,
+  "1h": 3_600_000,
+  "1d": 86_400_000,
+});
+
+/** Open/high/low/close/volume over one interval. Prices use the last trade, or the mid without one. */
+export interface Bar {
+  readonly symbol: string;
+  readonly interval: BarInterval;
+  /** Inclusive start, epoch ms, aligned to the interval in UTC. */
+  readonly startMs: number;
+  readonly open: Decimal;
+  readonly high: Decimal;
+  readonly low: Decimal;
+  readonly close: Decimal;
+  /** Sum of last-trade sizes. */
+  readonly volume: Decimal;
+  readonly tickCount: number;
+}
+
+/**
+ * Start of the interval containing an instant. Days are UTC days: a US regular session
+ * (13:30–21:00 UTC at the latest) always falls inside one of them.
+ */
+export function barStartMs(timeMs: number, interval: BarInterval): number {
+  const width = BAR_INTERVAL_MS[interval];
+  return Math.floor(timeMs / width) * width;
+}
+
+/** Check a GetBars window: a known interval, from < to, and at most `maxBars` intervals wide. */
+export function checkBarWindow(interval: string, fromMs: number, toMs: number, maxBars: number): BarInterval {
+  if (!(interval in BAR_INTERVAL_MS)) {
+    throw new MarketDataError("INVALID_ARGUMENT", `interval must be one of 1m, 1h, 1d, got "${interval}"`, { field: "interval" });
+  }
+  const barInterval = interval as BarInterval;
+  if (!(fromMs < toMs)) throw new MarketDataError("INVALID_ARGUMENT", "start_time must be before end_time", { field: "start_time" });
+  const barCount = Math.ceil((toMs - barStartMs(fromMs, barInterval)) / BAR_INTERVAL_MS[barInterval]);
+  if (barCount > maxBars) {
+    throw new MarketDataError("INVALID_ARGUMENT", `the window spans ${barCount} bars, at most ${maxBars} are allowed`, {
+      field: "end_time",
+      limit: maxBars,
+    });
+  }
+  return barInterval;
+}
+
+/**
+ * Fold ticks (one symbol, in time order) into bars of one interval. Intervals without ticks produce
+ * no bar rather than a flat one, so a halted or quiet market is visible as missing bars.
+ */
+export function aggregateBars(symbol: string, interval: BarInterval, quotes: Iterable<Quote>): Bar[] {
+  const bars: Bar[] = [];
+  let current: { -readonly [K in keyof Bar]: Bar[K] } | undefined;
+  for (const quote of quotes) {
+    const price = referencePriceOf(quote);
+    const startMs = barStartMs(quote.exchangeTimeMs, interval);
+    if (!current || current.startMs !== startMs) {
+      current = { symbol, interval, startMs, open: price, high: price, low: price, close: price, volume: quote.lastSize, tickCount: 1 };
+      bars.push(current);
+      continue;
+    }
+    if (price.greaterThan(current.high)) current.high = price;
+    if (price.lessThan(current.low)) current.low = price;
+    current.close = price;
+    current.volume = current.volume.plus(quote.lastSize);
+    current.tickCount += 1;
+  }
+  return bars;
+}

@@ -1,0 +1,220 @@
+import { ConflatingBuffer } from "./conflating-buffer";
+import type { GapReason } from "./plan-resume";
+import type { SequencedQuote } from "./quote";
+import type { QuoteFrame, StreamEndReason } from "./quote-frame";
+import { encodeResumeToken } from "./resume-token";
+
+interface SymbolState {
+  /** Highest seq already queued (control frames or buffer); live updates at or below it are dropped. */
+  lastQueuedSeq: number;
+  /** Highest seq handed to the transport; what a resume token records. */
+  lastSentSeq: number;
+  /** Set while a resume replay up to this seq is being read; a resync cancels it. */
+  awaitingReplayToSeq: number | undefined;
+}
+
+type SymbolFrame = Extract<QuoteFrame, { symbol: string }>;
+
+/**
+ * One subscriber's view of the quote feed: which symbols it follows, what it has been sent, and the
+ * bounded queue of what it has not. The transport pulls frames when it can write; nothing is pushed
+ * at it, so a stalled client costs at most `bufferCapacity` queued updates, a catch-up frame or two
+ * per symbol, and one pending heartbeat.
+ *
+ * Catch-up frames (snapshots, replays, gaps) are sent before buffered live updates; per symbol they
+ * always carry lower seqs than anything buffered, which keeps every symbol's order.
+ */
+export class QuoteSubscription {
+  private readonly symbols = new Map<string, SymbolState>();
+  private catchUp: SymbolFrame[] = [];
+  private readonly buffer: ConflatingBuffer<SequencedQuote>;
+  private pendingHeartbeatSeqs: ReadonlyMap<string, number> | undefined;
+  private endReason: StreamEndReason | undefined;
+  private isEndSent = false;
+  private isStarted = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    readonly streamId: string,
+    readonly callerId: string,
+    private epoch: number,
+    bufferCapacity: number,
+  ) {
+    this.buffer = new ConflatingBuffer(bufferCapacity);
+  }
+
+  get subscribedSymbols(): string[] {
+    return [...this.symbols.keys()];
+  }
+
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  /** True once the final frame has been pulled; the transport then ends the call. */
+  get isFinished(): boolean {
+    return this.isEndSent;
+  }
+
+  /** Follow a symbol from now on, starting with a SNAPSHOT of its latest quote. */
+  addWithSnapshot(symbol: string, latest: SequencedQuote | undefined): void {
+    if (this.symbols.has(symbol)) return;
+    const seq = latest?.seq ?? 0;
+    this.symbols.set(symbol, { lastQueuedSeq: seq, lastSentSeq: 0, awaitingReplayToSeq: undefined });
+    this.catchUp.push({ kind: "SNAPSHOT", symbol, epoch: this.epoch, seq, quote: latest });
+    this.notify();
+  }
+
+  /** Follow a symbol the subscriber already holds up to `seq` (resume with nothing missed). */
+  addUpToDate(symbol: string, seq: number): void {
+    if (this.symbols.has(symbol)) return;
+    this.symbols.set(symbol, { lastQueuedSeq: seq, lastSentSeq: seq, awaitingReplayToSeq: undefined });
+  }
+
+  /**
+   * Follow a symbol whose missed updates lastSeenSeq+1..latestSeq are about to be replayed; live
+   * updates after latestSeq are buffered meanwhile.
+   */
+  addAwaitingReplay(symbol: string, lastSeenSeq: number, latestSeq: number): void {
+    if (this.symbols.has(symbol)) return;
+    this.symbols.set(symbol, { lastQueuedSeq: latestSeq, lastSentSeq: lastSeenSeq, awaitingReplayToSeq: latestSeq });
+  }
+
+  /** Queue the replayed updates; ignored when a resync overtook the replay. */
+  completeReplay(symbol: string, quotes: readonly SequencedQuote[]): void {
+    const state = this.symbols.get(symbol);
+    if (!state || state.awaitingReplayToSeq === undefined) return;
+    state.awaitingReplayToSeq = undefined;
+    for (const quote of quotes) this.catchUp.push({ kind: "UPDATE", symbol, epoch: this.epoch, seq: quote.seq, quote });
+    this.notify();
+  }
+
+  /** Whether a replay for the symbol is still expected. */
+  isAwaitingReplay(symbol: string): boolean {
+    return this.symbols.get(symbol)?.awaitingReplayToSeq !== undefined;
+  }
+
+  /**
+   * Throw away everything unsent for a symbol and send GAP + SNAPSHOT instead: the catch-up when
+   * individual updates cannot be delivered (epoch change, trimmed buffer, lost bus message).
+   * A symbol not yet followed is added.
+   */
+  resync(symbol: string, reason: GapReason, latest: SequencedQuote | undefined): void {
+    let state = this.symbols.get(symbol);
+    if (!state) {
+      state = { lastQueuedSeq: 0, lastSentSeq: 0, awaitingReplayToSeq: undefined };
+      this.symbols.set(symbol, state);
+    }
+    this.catchUp = this.catchUp.filter((frame) => frame.symbol !== symbol);
+    this.buffer.removeSymbol(symbol);
+    const seq = latest?.seq ?? 0;
+    const startsOver = reason === "EPOCH_CHANGED" || reason === "TOKEN_AHEAD";
+    const fromSeq = startsOver ? 1 : state.lastSentSeq + 1;
+    state.lastQueuedSeq = seq;
+    state.awaitingReplayToSeq = undefined;
+    this.catchUp.push({ kind: "GAP", symbol, epoch: this.epoch, fromSeq, toSeq: seq, reason });
+    this.catchUp.push({ kind: "SNAPSHOT", symbol, epoch: this.epoch, seq, quote: latest });
+    this.notify();
+  }
+
+  /** The producer started a new epoch: every symbol starts over from a fresh snapshot. */
+  changeEpoch(epoch: number, latestOf: (symbol: string) => SequencedQuote | undefined): void {
+    this.epoch = epoch;
+    for (const symbol of this.symbols.keys()) this.resync(symbol, "EPOCH_CHANGED", latestOf(symbol));
+  }
+
+  /** Stop following a symbol; its unsent frames are forgotten. */
+  remove(symbol: string): void {
+    if (!this.symbols.delete(symbol)) return;
+    this.catchUp = this.catchUp.filter((frame) => frame.symbol !== symbol);
+    this.buffer.removeSymbol(symbol);
+  }
+
+  /** A live update from the bus. Updates for other symbols, epochs, or already queued seqs are ignored. */
+  offer(quote: SequencedQuote): void {
+    const state = this.symbols.get(quote.symbol);
+    if (!state || quote.epoch !== this.epoch || quote.seq <= state.lastQueuedSeq) return;
+    state.lastQueuedSeq = quote.seq;
+    this.buffer.push(quote);
+    this.notify();
+  }
+
+  /** Ask for a HEARTBEAT; a heartbeat not yet sent is replaced, never queued twice. */
+  requestHeartbeat(latestSeqOf: (symbol: string) => number): void {
+    const seqs = new Map<string, number>();
+    for (const symbol of this.symbols.keys()) seqs.set(symbol, latestSeqOf(symbol));
+    this.pendingHeartbeatSeqs = seqs;
+    this.notify();
+  }
+
+  /** Release frames to the transport; until then live updates only accumulate (bounded). */
+  start(): void {
+    this.isStarted = true;
+    this.notify();
+  }
+
+  /** Finish with a final END frame, sent before anything still queued. */
+  end(reason: StreamEndReason): void {
+    this.endReason ??= reason;
+    this.notify();
+  }
+
+  /** Token that resumes from exactly what has been pulled so far. */
+  resumeToken(): string {
+    const seqBySymbol = new Map<string, number>();
+    for (const [symbol, state] of this.symbols) seqBySymbol.set(symbol, state.lastSentSeq);
+    return encodeResumeToken({ epoch: this.epoch, seqBySymbol });
+  }
+
+  /** The next frame to write, or undefined when there is nothing to send now. */
+  pull(): QuoteFrame | undefined {
+    if (this.isEndSent) return undefined;
+    if (this.endReason) {
+      this.isEndSent = true;
+      return { kind: "END", epoch: this.epoch, reason: this.endReason, resumeToken: this.resumeToken() };
+    }
+    if (!this.isStarted) return undefined;
+    if (this.pendingHeartbeatSeqs) {
+      const latestSeqBySymbol = this.pendingHeartbeatSeqs;
+      this.pendingHeartbeatSeqs = undefined;
+      return { kind: "HEARTBEAT", epoch: this.epoch, latestSeqBySymbol, resumeToken: this.resumeToken() };
+    }
+    const catchUpFrame = this.catchUp.shift();
+    if (catchUpFrame) return this.markSent(catchUpFrame);
+    if (this.buffer.size === 0) return undefined;
+    const dropped = this.buffer.takeDroppedReport();
+    if (dropped) {
+      return { kind: "LAGGED", epoch: this.epoch, droppedCount: dropped.total, droppedBySymbol: dropped.bySymbol };
+    }
+    const quote = this.buffer.shift()!;
+    return this.markSent({ kind: "UPDATE", symbol: quote.symbol, epoch: this.epoch, seq: quote.seq, quote });
+  }
+
+  /** Resolves when `pull` may have something (or the stream should end). */
+  whenReadable(): Promise<void> {
+    if (this.hasFrame()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  private hasFrame(): boolean {
+    if (this.isEndSent) return true;
+    if (this.endReason) return true;
+    return this.isStarted && (this.pendingHeartbeatSeqs !== undefined || this.catchUp.length > 0 || this.buffer.size > 0);
+  }
+
+  private markSent(frame: SymbolFrame): QuoteFrame {
+    const state = this.symbols.get(frame.symbol);
+    if (state && frame.kind !== "GAP") state.lastSentSeq = frame.seq;
+    return frame;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    if (wake && this.hasFrame()) {
+      this.wake = undefined;
+      wake();
+    }
+  }
+}

@@ -1,0 +1,137 @@
+import Decimal from "decimal.js";
+import type { Instrument } from "./instrument";
+import { isOnTickGrid } from "./instrument";
+import type { Quote } from "./quote";
+
+/** A tick as a feed sends it: decimal strings ("" = absent) and an epoch-ms timestamp. */
+export interface RawTick {
+  readonly symbol: string;
+  readonly bid: string;
+  readonly ask: string;
+  readonly last?: string;
+  readonly bidSize?: string;
+  readonly askSize?: string;
+  readonly lastSize?: string;
+  /** Epoch ms; undefined when the feed sent none. */
+  readonly exchangeTimeMs?: number;
+}
+
+/** Why a tick was refused. Stable strings: feeds match on them. */
+export type TickRejectionCode =
+  | "UNKNOWN_SYMBOL"
+  | "INSTRUMENT_NOT_ACTIVE"
+  | "MISSING_PRICE"
+  | "INVALID_DECIMAL"
+  | "NON_POSITIVE_PRICE"
+  | "OFF_TICK_GRID"
+  | "NEGATIVE_SIZE"
+  | "CROSSED_QUOTE"
+  | "MISSING_TIMESTAMP"
+  | "STALE_TIMESTAMP"
+  | "FUTURE_TIMESTAMP";
+
+/** One refused tick: a stable code, the wire field at fault and a sentence for humans. */
+export interface TickRejection {
+  readonly code: TickRejectionCode;
+  readonly field: string;
+  readonly message: string;
+}
+
+/** What validation needs to know besides the tick itself. */
+export interface TickValidationContext {
+  instrumentFor(symbol: string): Instrument | undefined;
+  /** Exchange time of the newest accepted tick for the symbol, if any. */
+  latestExchangeTimeMs(symbol: string): number | undefined;
+  readonly nowMs: number;
+  /** A tick older than now minus this is stale even when it is the newest seen. */
+  readonly maxTickAgeMs: number;
+  /** How far ahead of our clock a feed's clock may run. */
+  readonly maxClockSkewMs: number;
+}
+
+export type TickValidation = { readonly ok: true; readonly quote: Quote } | ({ readonly ok: false } & TickRejection);
+
+class Rejected extends Error {
+  constructor(readonly rejection: TickRejection) {
+    super(rejection.message);
+  }
+}
+
+function reject(code: TickRejectionCode, field: string, message: string): never {
+  throw new Rejected({ code, field, message });
+}
+
+function parseDecimal(field: string, raw: string): Decimal {
+  try {
+    const value = new Decimal(raw);
+    if (value.isFinite()) return value;
+  } catch {
+    // Fall through to the rejection below: decimal.js throws on malformed input.
+  }
+  return reject("INVALID_DECIMAL", field, `${field} "${raw}" is not a decimal number`);
+}
+
+function parsePrice(field: string, raw: string | undefined, instrument: Instrument, isRequired: boolean): Decimal | undefined {
+  if (raw === undefined || raw.trim() === "") {
+    return isRequired ? reject("MISSING_PRICE", field, `${field} is required`) : undefined;
+  }
+  const price = parseDecimal(field, raw.trim());
+  if (price.lessThanOrEqualTo(0)) reject("NON_POSITIVE_PRICE", field, `${field} must be greater than 0, got ${price.toString()}`);
+  if (!isOnTickGrid(price, instrument.tickSize)) {
+    reject("OFF_TICK_GRID", field, `${field} ${price.toString()} is not a multiple of the tick size ${instrument.tickSize.toString()}`);
+  }
+  return price;
+}
+
+function parseSize(field: string, raw: string | undefined): Decimal {
+  if (raw === undefined || raw.trim() === "") return new Decimal(0);
+  const size = parseDecimal(field, raw.trim());
+  if (size.isNegative()) reject("NEGATIVE_SIZE", field, `${field} must not be negative, got ${size.toString()}`);
+  return size;
+}
+
+function checkTimestamp(symbol: string, exchangeTimeMs: number | undefined, context: TickValidationContext): number {
+  if (exchangeTimeMs === undefined || !Number.isFinite(exchangeTimeMs)) {
+    return reject("MISSING_TIMESTAMP", "timestamp", "timestamp is required");
+  }
+  const stamp = new Date(exchangeTimeMs).toISOString();
+  if (exchangeTimeMs > context.nowMs + context.maxClockSkewMs) {
+    reject("FUTURE_TIMESTAMP", "timestamp", `timestamp ${stamp} is more than ${context.maxClockSkewMs} ms ahead of the server clock`);
+  }
+  if (exchangeTimeMs < context.nowMs - context.maxTickAgeMs) {
+    reject("STALE_TIMESTAMP", "timestamp", `timestamp ${stamp} is more than ${context.maxTickAgeMs} ms old`);
+  }
+  const latest = context.latestExchangeTimeMs(symbol);
+  if (latest !== undefined && exchangeTimeMs < latest) {
+    reject("STALE_TIMESTAMP", "timestamp", `timestamp ${stamp} is older than the latest accepted tick for ${symbol} (${new Date(latest).toISOString()})`);
+  }
+  return exchangeTimeMs;
+}
+
+/**
+ * Check one tick from a feed and turn it into a Quote. A bad tick is refused with a reason instead of
+ * throwing, so one bad tick never aborts a feed's stream. Checks run in a fixed order (symbol,
+ * prices, sizes, crossing, time) and the first failure is reported.
+ */
+export function validateTick(raw: RawTick, context: TickValidationContext): TickValidation {
+  try {
+    const symbol = raw.symbol.trim().toUpperCase();
+    const instrument = context.instrumentFor(symbol);
+    if (!instrument) reject("UNKNOWN_SYMBOL", "symbol", `unknown symbol "${raw.symbol}"`);
+    if (instrument.status !== "ACTIVE") {
+      reject("INSTRUMENT_NOT_ACTIVE", "symbol", `${symbol} is ${instrument.status} and takes no quotes`);
+    }
+    const bid = parsePrice("bid", raw.bid, instrument, true)!;
+    const ask = parsePrice("ask", raw.ask, instrument, true)!;
+    const last = parsePrice("last", raw.last, instrument, false);
+    const bidSize = parseSize("bid_size", raw.bidSize);
+    const askSize = parseSize("ask_size", raw.askSize);
+    const lastSize = parseSize("last_size", raw.lastSize);
+    if (bid.greaterThan(ask)) reject("CROSSED_QUOTE", "bid", `bid ${bid.toString()} is above ask ${ask.toString()}`);
+    const exchangeTimeMs = checkTimestamp(symbol, raw.exchangeTimeMs, context);
+    return { ok: true, quote: { symbol, bid, ask, last, bidSize, askSize, lastSize, exchangeTimeMs } };
+  } catch (error) {
+    if (error instanceof Rejected) return { ok: false, ...error.rejection };
+    throw error;
+  }
+}
