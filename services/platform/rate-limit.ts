@@ -1,0 +1,78 @@
+// Per-principal rate limiting with token buckets: each caller may burst up to `burst` calls and then sustain
+// `ratePerSecond`. Buckets live in a bounded map; when it is full the least recently used bucket is dropped, which
+// at worst lets a long-idle caller start again with a full bucket (the same as a new caller).
+import type { ServerMiddleware } from 'nice-grpc-common';
+import type { AuthCallContext } from './auth';
+import { resourceExhausted } from './errors';
+
+export interface RateLimitSettings {
+  /** Sustained calls per second per principal; 0 turns limiting off. */
+  ratePerSecond: number;
+  /** Calls a principal may make at once after being idle. */
+  burst: number;
+  /** Most principals tracked at once. */
+  maxPrincipals?: number;
+}
+
+export type TakeResult = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+export interface RateLimiter {
+  /** Takes one token from `key`'s bucket. */
+  take(key: string, nowMs?: number): TakeResult;
+  /** Principals currently tracked. */
+  readonly size: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAtMs: number;
+}
+
+const DEFAULT_MAX_PRINCIPALS = 10_000;
+
+export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
+  const { ratePerSecond, burst } = settings;
+  if (!(ratePerSecond >= 0) || !(burst >= 1)) throw new Error('rate limit needs ratePerSecond >= 0 and burst >= 1');
+  const maxPrincipals = settings.maxPrincipals ?? DEFAULT_MAX_PRINCIPALS;
+  const ratePerMs = ratePerSecond / 1000;
+  const buckets = new Map<string, Bucket>();
+
+  return {
+    take(key, nowMs = performance.now()) {
+      if (ratePerSecond === 0) return { allowed: true };
+      let bucket = buckets.get(key);
+      if (bucket === undefined) {
+        if (buckets.size >= maxPrincipals) buckets.delete(buckets.keys().next().value as string);
+        bucket = { tokens: burst, updatedAtMs: nowMs };
+      } else {
+        // Re-inserting keeps the map in least-recently-used order, so eviction drops the idlest caller.
+        buckets.delete(key);
+        bucket.tokens = Math.min(burst, bucket.tokens + (nowMs - bucket.updatedAtMs) * ratePerMs);
+        bucket.updatedAtMs = nowMs;
+      }
+      buckets.set(key, bucket);
+      if (bucket.tokens >= 1) {
+        bucket.tokens -= 1;
+        return { allowed: true };
+      }
+      return { allowed: false, retryAfterMs: Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerMs)) };
+    },
+    get size() {
+      return buckets.size;
+    },
+  };
+}
+
+/** Rejects calls over the caller's rate with RESOURCE_EXHAUSTED and RetryInfo; runs after authentication. */
+export function createRateLimitMiddleware(limiter: RateLimiter): ServerMiddleware<{}, AuthCallContext> {
+  return async function* rateLimitMiddleware(call, context) {
+    const result = limiter.take(context.principal.subject);
+    if (!result.allowed) {
+      throw resourceExhausted('RATE_LIMITED', 'too many requests; retry after the given delay', {
+        retryAfterMs: result.retryAfterMs,
+        metadata: { retryAfterMs: String(result.retryAfterMs) },
+      });
+    }
+    return yield* call.next(call.request, context);
+  };
+}
