@@ -2,7 +2,7 @@ import type { Order, OrderEvent } from "./order";
 import { OrderError } from "./order-error";
 import type { OrderRules } from "./order-rules";
 import { transitionAll } from "./order-state-machine";
-import { isSessionOpen, type QuoteInfo } from "./market-snapshot";
+import { instrumentSession, type QuoteInfo } from "./market-snapshot";
 import { planExecution } from "./plan-execution";
 import type { Clock, MarketDataPort, OrderStore } from "./ports";
 
@@ -37,14 +37,16 @@ export async function executeOrder(
   for (let attempt = 1; ; attempt++) {
     const order = await deps.store.find(orderId);
     if (order === null) throw new OrderError("ORDER_NOT_FOUND", "order not found", [], { orderId });
-    const market = await deps.marketData.snapshot(order.symbol);
+    const market = await deps.marketData.snapshot({ symbol: order.symbol });
     if (market === null) {
       throw new OrderError("DEPENDENCY_UNAVAILABLE", `market data has no snapshot for ${order.symbol}`, [], { orderId });
     }
+    const now = deps.clock.now();
     const plan = planExecution(order, {
       quote: quote ?? market.quote,
-      sessionOpen: market.instrument.tradable && isSessionOpen(market.instrument, market.session),
-      now: deps.clock.now(),
+      tradable: market.instrument.tradable,
+      sessionOpen: instrumentSession(market.instrument, now).open,
+      now,
       rules: deps.rules,
     });
     if (plan.steps.length === 0) {

@@ -8,13 +8,14 @@ export const IDEMPOTENCY_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 
 /**
  * The fingerprint of a submit payload: sha256 over a canonical form of every field that changes what the order
- * does. Decimals are normalised ("10.0" and "10" are the same order), the key itself is left out, and so is the
- * client tag, which is a label and not part of the order.
+ * does. Decimals are normalised ("10.0" and "10" are the same order), the symbol is upper-cased and the time in
+ * force defaulted before this runs, and the key itself is left out.
  */
 export function fingerprintOf(command: SubmitCommand): string {
   const canonical = [
     command.portfolioId,
     command.symbol,
+    command.securityId,
     command.side,
     command.type,
     command.timeInForce,

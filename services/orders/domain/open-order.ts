@@ -17,7 +17,8 @@ export function openOrder(
   const order: Order = {
     id: orderId,
     portfolioId: command.portfolioId,
-    symbol: command.symbol,
+    symbol: market.instrument.symbol,
+    securityId: market.instrument.securityId,
     side: command.side,
     type: command.type,
     timeInForce: command.timeInForce,
@@ -30,16 +31,17 @@ export function openOrder(
     filledQuantity: new Decimal(0),
     filledAmount: new Decimal(0),
     stopTriggered: false,
-    marketPriceAtSubmission: acceptance.submissionPrice,
+    marketPriceAtSubmission: acceptance.marketPrice,
     lotSize: market.instrument.lotSize,
     currency: market.instrument.currency,
+    // The reservation id is the order id: a retried submit re-reserves under the same id, which is a no-op.
     reservation: { id: orderId, asset: reservation.asset, amount: reservation.amount },
-    expiresAt: command.timeInForce === "DAY" ? dayOrderExpiry(market, now) : null,
+    expiresAt: command.timeInForce === "DAY" ? dayOrderExpiry(acceptance.session.closesAt, now) : null,
     idempotencyKey: command.idempotencyKey,
-    clientTag: command.clientTag,
     lastReason: "SUBMITTED",
     createdAt: now,
     updatedAt: now,
+    doneAt: null,
   };
   const event: OrderEvent = {
     seq: 0,
@@ -56,11 +58,10 @@ export function openOrder(
 }
 
 /**
- * When a DAY order expires: the session close market data reports; for instruments without a close (crypto trades
- * around the clock) the end of the current UTC day, so "DAY" still means one day.
+ * When a DAY order expires: the session close; for instruments without one (crypto trades around the clock) the
+ * next 00:00 UTC, so "DAY" still means one day.
  */
-export function dayOrderExpiry(market: MarketSnapshot, now: Date): Date {
-  const close = market.session.closesAt;
-  if (close !== null && close.getTime() > now.getTime()) return close;
+export function dayOrderExpiry(sessionClose: Date | null, now: Date): Date {
+  if (sessionClose !== null && sessionClose.getTime() > now.getTime()) return sessionClose;
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1));
 }

@@ -6,12 +6,12 @@ export interface OrderRules {
   priceBandFraction: Decimal;
   /** Largest accepted order value in the instrument currency. Hub's validation service: 1,000,000. */
   maxOrderValue: Decimal;
-  /** Smallest accepted order value. Hub's validation service: 1. */
+  /** Smallest accepted order value; 0 disables the check (Hub's unwired validation service used 1). */
   minOrderValue: Decimal;
   /** A market order whose fill price moved more than this fraction from submission is rejected. Hub: 0.05. */
   priceMovedLimit: Decimal;
-  /** Extra cash reserved for market (and stop) buys over the submission ask; equal to priceMovedLimit by default so
-   * a fill the price-moved check accepts is always covered by the hold. */
+  /** Extra cash reserved for market (and stop) buys over the submission price; equal to priceMovedLimit by default
+   * so a fill the price-moved check accepts is always covered by the hold. */
   marketBuyBuffer: Decimal;
   /** Decimal places of cash amounts reserved in accounting (2 for USD cents). */
   cashScale: number;
@@ -21,7 +21,7 @@ export interface OrderRules {
 export const DEFAULT_ORDER_RULES: OrderRules = Object.freeze({
   priceBandFraction: new Decimal("0.10"),
   maxOrderValue: new Decimal("1000000"),
-  minOrderValue: new Decimal("1"),
+  minOrderValue: new Decimal("0"),
   priceMovedLimit: new Decimal("0.05"),
   marketBuyBuffer: new Decimal("0.05"),
   cashScale: 2,

@@ -31,21 +31,37 @@ export const ORDER_STATUSES: readonly OrderStatus[] = [
 
 /**
  * Why a transition happened. Stable codes: clients and the event log match on them.
- * SUBMITTED/ACCEPTED/FILL/PARTIAL_FILL are the happy path; the rest explain an exit.
+ * SUBMITTED, RESTING, MARKETABLE and PARTIAL_LIQUIDITY are the working path; the rest explain an exit.
  */
 export type OrderReason =
   | "SUBMITTED"
-  | "ACCEPTED"
-  | "PARTIAL_FILL"
-  | "FILL"
+  | "RESTING"
+  | "MARKETABLE"
+  | "PARTIAL_LIQUIDITY"
   | "USER_REQUESTED"
   | "PRICE_MOVED"
   | "MARKET_CLOSED"
-  | "SYMBOL_NOT_TRADABLE"
-  | "IOC_REMAINDER_CANCELED"
-  | "FOK_NOT_FILLABLE"
-  | "DAY_EXPIRED"
+  | "INSTRUMENT_NOT_TRADABLE"
+  | "IOC_REMAINDER"
+  | "FOK_NOT_FILLED"
+  | "SESSION_CLOSED"
   | "NOTIONAL_EXHAUSTED";
+
+/** Human-readable detail of each reason code, as published with events and orders. */
+export const REASON_MESSAGES: Readonly<Record<OrderReason, string>> = {
+  SUBMITTED: "order accepted and waiting for execution",
+  RESTING: "order is working and waits for a marketable quote",
+  MARKETABLE: "filled at the quote",
+  PARTIAL_LIQUIDITY: "partially filled: the quote size was smaller than the order",
+  USER_REQUESTED: "canceled at the owner's request",
+  PRICE_MOVED: "the market price moved beyond the allowed limit since submission",
+  MARKET_CLOSED: "the market is closed for this instrument",
+  INSTRUMENT_NOT_TRADABLE: "the instrument is not tradable",
+  IOC_REMAINDER: "immediate-or-cancel: the unfilled remainder was canceled",
+  FOK_NOT_FILLED: "fill-or-kill: the order could not be filled completely at once",
+  SESSION_CLOSED: "day order expired at the session close",
+  NOTIONAL_EXHAUSTED: "the remaining notional cannot buy one more lot",
+};
 
 /** What an order reserved in accounting: cash for buys, the security for sells. */
 export interface Reservation {
@@ -63,6 +79,8 @@ export interface Order {
   portfolioId: string;
   /** Upper-cased instrument symbol. */
   symbol: string;
+  /** The instrument's 24-character security id (what accounting keys balances by). */
+  securityId: string;
   side: OrderSide;
   type: OrderType;
   timeInForce: TimeInForce;
@@ -80,7 +98,7 @@ export interface Order {
   filledAmount: Decimal;
   /** True once a STOP / STOP_LIMIT order's trigger was hit; it then behaves as MARKET / LIMIT for good. */
   stopTriggered: boolean;
-  /** Side-relevant price seen at submission (ask for buys, bid for sells): the base of the price-moved check. */
+  /** Market price (last, else mid) seen at submission: the base of the price-moved check. */
   marketPriceAtSubmission: Decimal;
   /** Lot size of the instrument at submission; fills are rounded down to it. */
   lotSize: Decimal;
@@ -89,20 +107,22 @@ export interface Order {
   /** When a DAY order expires (the session close); null for GTC. */
   expiresAt: Date | null;
   idempotencyKey: string;
-  clientTag: string;
   /** Reason code of the latest transition. */
   lastReason: OrderReason;
   createdAt: Date;
   updatedAt: Date;
+  /** When the order reached a terminal status; null while working. */
+  doneAt: Date | null;
 }
 
 /** One execution against the market; the fill event accounting's position worker consumes is built from it. */
 export interface OrderFill {
-  /** `${orderId}:${orderVersion}`: stable across redeliveries, so applying it twice is detectable. */
+  /** A UUID derived from (order id, order version): the same on every redelivery, so it posts once downstream. */
   fillId: string;
   orderId: string;
   portfolioId: string;
   symbol: string;
+  securityId: string;
   side: OrderSide;
   quantity: Decimal;
   price: Decimal;
@@ -110,8 +130,6 @@ export interface OrderFill {
   amount: Decimal;
   currency: string;
   reservationId: string;
-  /** True on the order's last fill, or when it leaves the book: accounting releases what is left of the hold. */
-  closesReservation: boolean;
   executedAt: Date;
 }
 

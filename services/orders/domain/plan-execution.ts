@@ -1,14 +1,15 @@
 import Decimal from "decimal.js";
 import type { Order, OrderReason } from "./order";
 import type { OrderRules } from "./order-rules";
-import type { TransitionInput } from "./order-state-machine";
-import { isTerminal } from "./order-state-machine";
-import { sidePrice, sideSize, type QuoteInfo } from "./market-snapshot";
+import { isTerminal, type TransitionInput } from "./order-state-machine";
+import { referencePrice, sidePrice, sideSize, type QuoteInfo } from "./market-snapshot";
 
 /** What the execution rules see when they look at one order. */
 export interface ExecutionContext {
   quote: QuoteInfo;
-  /** Session open for this instrument now (crypto: always true). */
+  /** False while the instrument is halted or delisted. */
+  tradable: boolean;
+  /** Session open for this instrument now (crypto: always). */
   sessionOpen: boolean;
   now: Date;
   rules: OrderRules;
@@ -17,100 +18,88 @@ export interface ExecutionContext {
 /** The transitions to apply, in order, and whether a stop trigger must be remembered without a transition. */
 export interface ExecutionPlan {
   steps: TransitionInput[];
-  /** True when a STOP_LIMIT triggered but could not fill yet: the trigger is stored so it holds if prices revert. */
+  /** True when a working STOP_LIMIT triggered but cannot fill yet: the trigger is stored so it holds if the price
+   * comes back. */
   rememberStopTrigger: boolean;
 }
 
-const NOTHING: ExecutionPlan = Object.freeze({ steps: [], rememberStopTrigger: false }) as ExecutionPlan;
-
 /**
  * Execution rules as a pure function of the order and the current quote:
- * - DAY orders past their expiry (the session close) expire;
- * - with the session closed, market and IOC/FOK orders are rejected, resting orders wait;
- * - market orders (and triggered stops) fill at the ask (buy) / bid (sell), unless the price moved more than
- *   `priceMovedLimit` from the submission price (the stop price for stops): then rejected, or cancelled once working;
+ * - a DAY order at or past its expiry (the session close) expires (SESSION_CLOSED);
+ * - a new order for a halted instrument is rejected; with the session closed, new market and IOC/FOK orders are
+ *   rejected (MARKET_CLOSED) and limit/stop orders wait;
+ * - market orders (and triggered stops) fill at the ask (buy) / bid (sell), unless that price moved more than
+ *   `priceMovedLimit` from the market price at submission (the stop price for stops): then REJECTED, or CANCELED
+ *   once partly filled (PRICE_MOVED);
+ * - stops trigger on the market price (buy: last ≥ stop, sell: last ≤ stop);
  * - limit orders (and triggered stop-limits) fill at the touch when it is at or better than the limit, else rest;
- * - a fill takes at most the quote size at the touch, rounded down to the lot size: the rest waits for more quotes;
- * - IOC cancels whatever is left after the immediate fill, FOK fills completely at once or is cancelled.
- * A PENDING_NEW order is first accepted (NEW) before it fills, expires or is cancelled.
+ * - a fill takes at most the quote size at the touch, rounded down to the lot size; the rest waits for quotes;
+ * - IOC cancels what is left after the immediate fill (IOC_REMAINDER); FOK fills completely at once or expires
+ *   (FOK_NOT_FILLED).
+ * An order that has to wait moves PENDING_NEW → NEW (RESTING); one that fills or leaves at once goes straight to
+ * its outcome.
  */
 export function planExecution(order: Order, ctx: ExecutionContext): ExecutionPlan {
-  if (isTerminal(order.status)) return NOTHING;
-  const steps: TransitionInput[] = [];
   const at = ctx.now;
-  const accept = (): void => {
-    if (order.status === "PENDING_NEW" && steps.length === 0) steps.push({ to: "NEW", reason: "ACCEPTED", at });
-  };
-  const exit = (to: "CANCELED" | "EXPIRED", reason: OrderReason): ExecutionPlan => {
-    accept();
-    steps.push({ to, reason, at });
-    return { steps, rememberStopTrigger: false };
-  };
-  const reject = (reason: OrderReason): ExecutionPlan => {
-    if (order.status === "PENDING_NEW") return { steps: [{ to: "REJECTED", reason, at }], rememberStopTrigger: false };
-    return exit("CANCELED", reason);
-  };
-  const immediate = order.timeInForce === "IOC" || order.timeInForce === "FOK";
-  const restOrCancel = (stopJustTriggered: boolean): ExecutionPlan => {
-    if (order.timeInForce === "IOC") return exit("CANCELED", "IOC_REMAINDER_CANCELED");
-    if (order.timeInForce === "FOK") return exit("CANCELED", "FOK_NOT_FILLABLE");
-    accept();
-    if (steps.length > 0 && stopJustTriggered) steps[0] = { ...steps[0], stopTriggered: true };
-    return { steps, rememberStopTrigger: stopJustTriggered && steps.length === 0 };
+  const plan = (...steps: TransitionInput[]): ExecutionPlan => ({ steps, rememberStopTrigger: false });
+  if (isTerminal(order.status)) return plan();
+
+  const isNew = order.status === "PENDING_NEW";
+  const leave = (reason: OrderReason): ExecutionPlan =>
+    plan({ to: isNew ? "REJECTED" : "CANCELED", reason, at });
+  const cannotFillNow = (stopJustTriggered: boolean): ExecutionPlan => {
+    if (order.timeInForce === "IOC") return plan({ to: "CANCELED", reason: "IOC_REMAINDER", at });
+    if (order.timeInForce === "FOK") return plan({ to: "EXPIRED", reason: "FOK_NOT_FILLED", at });
+    if (isNew) return plan({ to: "NEW", reason: "RESTING", at, stopTriggered: stopJustTriggered || undefined });
+    return { steps: [], rememberStopTrigger: stopJustTriggered };
   };
 
   if (order.timeInForce === "DAY" && order.expiresAt !== null && at.getTime() >= order.expiresAt.getTime()) {
-    return exit("EXPIRED", "DAY_EXPIRED");
+    return plan({ to: "EXPIRED", reason: "SESSION_CLOSED", at });
   }
-  if (!ctx.sessionOpen) {
-    if (order.type === "MARKET" || immediate) return reject("MARKET_CLOSED");
-    return restOrCancel(false);
-  }
+  const immediate = order.type === "MARKET" || order.timeInForce === "IOC" || order.timeInForce === "FOK";
+  if (!ctx.tradable) return isNew ? leave("INSTRUMENT_NOT_TRADABLE") : plan();
+  if (!ctx.sessionOpen) return isNew && immediate ? leave("MARKET_CLOSED") : cannotFillNow(false);
 
-  const side = order.side;
-  const touch = sidePrice(ctx.quote, side);
-  if (!touch.gt(0)) return restOrCancel(false);
+  const touch = sidePrice(ctx.quote, order.side);
+  if (!touch.gt(0)) return cannotFillNow(false);
 
   let stopJustTriggered = false;
   if ((order.type === "STOP" || order.type === "STOP_LIMIT") && !order.stopTriggered) {
     const stop = order.stopPrice as Decimal;
-    const triggered = side === "BUY" ? touch.gte(stop) : touch.lte(stop);
-    if (!triggered) return restOrCancel(false);
+    const last = referencePrice(ctx.quote);
+    const triggered = order.side === "BUY" ? last.gte(stop) : last.lte(stop);
+    if (!triggered) return cannotFillNow(false);
     stopJustTriggered = true;
   }
 
-  const actsAsMarket = order.type === "MARKET" || order.type === "STOP";
-  if (actsAsMarket) {
+  if (order.type === "MARKET" || order.type === "STOP") {
     const base = order.type === "MARKET" ? order.marketPriceAtSubmission : (order.stopPrice as Decimal);
-    if (touch.minus(base).abs().div(base).gt(ctx.rules.priceMovedLimit)) return reject("PRICE_MOVED");
+    if (touch.minus(base).abs().div(base).gt(ctx.rules.priceMovedLimit)) return leave("PRICE_MOVED");
   } else {
     const limit = order.limitPrice as Decimal;
-    const marketable = side === "BUY" ? touch.lte(limit) : touch.gte(limit);
-    if (!marketable) return restOrCancel(stopJustTriggered);
+    const marketable = order.side === "BUY" ? touch.lte(limit) : touch.gte(limit);
+    if (!marketable) return cannotFillNow(stopJustTriggered);
   }
 
-  const sizing = fillSize(order, touch, sideSize(ctx.quote, side));
+  const sizing = fillSize(order, touch, sideSize(ctx.quote, order.side));
   if (sizing === null) {
-    // Notional too small to buy one lot at this price.
-    if (order.filledQuantity.isZero()) return reject("NOTIONAL_EXHAUSTED");
-    accept();
-    steps.push({ to: "FILLED", reason: "NOTIONAL_EXHAUSTED", at });
-    return { steps, rememberStopTrigger: false };
+    // The remaining notional cannot buy one lot at this price: done if something was bought, else refused.
+    if (order.filledQuantity.isZero()) return leave("NOTIONAL_EXHAUSTED");
+    return plan({ to: "FILLED", reason: "NOTIONAL_EXHAUSTED", at });
   }
   if (sizing.quantity.isZero() || (order.timeInForce === "FOK" && !sizing.completes)) {
-    return restOrCancel(stopJustTriggered);
+    return cannotFillNow(stopJustTriggered);
   }
 
-  accept();
-  const fill = { quantity: sizing.quantity, price: touch, closesReservation: sizing.completes };
-  steps.push(
+  const fill = { quantity: sizing.quantity, price: touch };
+  const stopTriggered = stopJustTriggered || undefined;
+  const steps: TransitionInput[] = [
     sizing.completes
-      ? { to: "FILLED", reason: "FILL", at, fill, stopTriggered: stopJustTriggered || undefined }
-      : { to: "PARTIALLY_FILLED", reason: "PARTIAL_FILL", at, fill, stopTriggered: stopJustTriggered || undefined },
-  );
-  if (!sizing.completes && order.timeInForce === "IOC") {
-    steps.push({ to: "CANCELED", reason: "IOC_REMAINDER_CANCELED", at });
-  }
+      ? { to: "FILLED", reason: "MARKETABLE", at, fill, stopTriggered }
+      : { to: "PARTIALLY_FILLED", reason: "PARTIAL_LIQUIDITY", at, fill, stopTriggered },
+  ];
+  if (!sizing.completes && order.timeInForce === "IOC") steps.push({ to: "CANCELED", reason: "IOC_REMAINDER", at });
   return { steps, rememberStopTrigger: false };
 }
 

@@ -12,8 +12,9 @@ export interface Caller {
 
 /** Instrument, quote and session lookups (market data service). */
 export interface MarketDataPort {
-  /** The snapshot for a symbol, or null when market data does not know it. */
-  snapshot(symbol: string): Promise<MarketSnapshot | null>;
+  /** Instrument and latest quote, by ticker or security id; null when market data does not know the instrument.
+   * Throws OrderError DEPENDENCY_UNAVAILABLE when market data cannot be reached. */
+  snapshot(instrument: { symbol: string } | { securityId: string }): Promise<MarketSnapshot | null>;
 }
 
 /** What to hold: cash in `currency`, or `quantity` of `symbol`. */
@@ -22,6 +23,7 @@ export interface ReserveRequest {
   portfolioId: string;
   asset: "CASH" | "SECURITY";
   symbol: string;
+  securityId: string;
   currency: string;
   amount: Decimal;
 }

@@ -1,6 +1,7 @@
 import Decimal from "decimal.js";
 import type { OrderRules } from "./order-rules";
 import type { SubmitCommand } from "./submit-command";
+import type { MarketAcceptance } from "./validate-against-market";
 
 /** What to hold in accounting before the order is accepted. */
 export interface ReservationSize {
@@ -14,12 +15,16 @@ export interface ReservationSize {
  * - sells hold the quantity itself;
  * - notional buys hold exactly the notional (fills never spend more);
  * - limit and stop-limit buys hold quantity × limit (they never fill above it);
- * - market and stop buys fill at a future ask, so they hold quantity × price × (1 + buffer), where price is the
- *   submission ask (or the stop, if higher, since a stop buy triggers at or above it). The price-moved check keeps
- *   market fills within the buffer.
+ * - market and stop buys fill at a future ask, so they hold quantity × base × (1 + buffer), where base is the
+ *   highest of the submission ask, the market price and the stop. The price-moved check (fill within
+ *   priceMovedLimit of the market price, or of the stop for stops) keeps every accepted fill within the hold.
  * Cash is rounded up (ROUND_UP) to the currency scale: a hold may over-reserve a fraction of a cent, never under.
  */
-export function sizeReservation(command: SubmitCommand, submissionPrice: Decimal, rules: OrderRules): ReservationSize {
+export function sizeReservation(
+  command: SubmitCommand,
+  acceptance: Pick<MarketAcceptance, "marketPrice" | "touchPrice">,
+  rules: OrderRules,
+): ReservationSize {
   if (command.side === "SELL") {
     return { asset: "SECURITY", amount: command.quantity as Decimal };
   }
@@ -31,7 +36,7 @@ export function sizeReservation(command: SubmitCommand, submissionPrice: Decimal
   if (command.type === "LIMIT" || command.type === "STOP_LIMIT") {
     cash = quantity.times(command.limitPrice as Decimal);
   } else {
-    const base = command.stopPrice !== null ? Decimal.max(command.stopPrice, submissionPrice) : submissionPrice;
+    const base = Decimal.max(acceptance.touchPrice, acceptance.marketPrice, command.stopPrice ?? 0);
     cash = quantity.times(base).times(new Decimal(1).plus(rules.marketBuyBuffer));
   }
   return { asset: "CASH", amount: cash.toDecimalPlaces(rules.cashScale, Decimal.ROUND_UP) };

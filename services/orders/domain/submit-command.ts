@@ -13,8 +13,9 @@ import {
 export interface SubmitOrderInput {
   portfolioId: string;
   idempotencyKey: string;
-  clientTag?: string;
+  /** Ticker; exactly one of symbol and securityId. */
   symbol: string;
+  securityId?: string;
   side: string;
   type: string;
   /** Empty means DAY, the usual broker default. */
@@ -29,8 +30,10 @@ export interface SubmitOrderInput {
 export interface SubmitCommand {
   portfolioId: string;
   idempotencyKey: string;
-  clientTag: string;
+  /** Upper-cased ticker, or "" when the order names the instrument by securityId. */
   symbol: string;
+  /** "" when the order names the instrument by symbol. */
+  securityId: string;
   side: OrderSide;
   type: OrderType;
   timeInForce: TimeInForce;
@@ -42,10 +45,10 @@ export interface SubmitCommand {
 
 /** Plain decimal strings only: no sign, exponent, or more digits than NUMERIC(38,18) holds. */
 const DECIMAL_PATTERN = /^\d{1,20}(\.\d{1,18})?$/;
-/** Printable ASCII without spaces, as the IETF idempotency-key draft and Stripe suggest; ≤ 255 chars. */
-const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+/** Printable ASCII without spaces, as the IETF idempotency-key draft suggests; 1-128 chars (orders.proto). */
+const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+const ID_24_PATTERN = /^[A-Za-z0-9]{24}$/;
 const SYMBOL_PATTERN = /^[A-Z0-9][A-Z0-9./_-]{0,31}$/;
-const CLIENT_TAG_MAX_LENGTH = 128;
 
 /**
  * Checks a submit request on its own, before any lookup, and collects every violation so the caller can fix them
@@ -60,22 +63,24 @@ export function parseSubmitCommand(input: SubmitOrderInput): SubmitCommand {
 
   const portfolioId = input.portfolioId.trim();
   if (portfolioId === "") fail("portfolio_id", "portfolio_id is required");
+  else if (!ID_24_PATTERN.test(portfolioId)) fail("portfolio_id", "portfolio_id must be 24 alphanumeric characters");
 
   const idempotencyKey = input.idempotencyKey;
   if (idempotencyKey === "") fail("idempotency_key", "idempotency_key is required");
   else if (!IDEMPOTENCY_KEY_PATTERN.test(idempotencyKey)) {
-    fail("idempotency_key", "idempotency_key must be 1-255 printable characters without spaces");
-  }
-
-  const clientTag = input.clientTag ?? "";
-  if (clientTag.length > CLIENT_TAG_MAX_LENGTH) {
-    fail("client_tag", `client_tag must be at most ${CLIENT_TAG_MAX_LENGTH} characters`);
+    fail("idempotency_key", "idempotency_key must be 1-128 printable characters without spaces");
   }
 
   // The Hub HTTP path upper-cases the symbol and its gRPC path does not; we always do, so both agree.
   const symbol = input.symbol.trim().toUpperCase();
-  if (symbol === "") fail("symbol", "symbol is required");
-  else if (!SYMBOL_PATTERN.test(symbol)) fail("symbol", `symbol ${symbol} is not valid or not tradeable`);
+  const securityId = (input.securityId ?? "").trim();
+  if (symbol === "" && securityId === "") fail("symbol", "symbol is required");
+  else if (symbol !== "" && securityId !== "") fail("security_id", "give either symbol or security_id, not both");
+  else if (symbol !== "" && !SYMBOL_PATTERN.test(symbol)) {
+    fail("symbol", `symbol ${symbol} is not valid or not tradeable`);
+  } else if (securityId !== "" && !ID_24_PATTERN.test(securityId)) {
+    fail("security_id", "security_id must be 24 alphanumeric characters");
+  }
 
   const side = parseEnum(input.side, ORDER_SIDES, "order_side", fail);
   const type = parseEnum(input.type, ORDER_TYPES, "order_type", fail);
@@ -96,12 +101,15 @@ export function parseSubmitCommand(input: SubmitOrderInput): SubmitCommand {
   }
   if (quantity !== null && !quantity.gt(0)) fail("quantity", "quantity must be positive");
   if (notional !== null && !notional.gt(0)) fail("notional", "notional must be positive");
+  else if (notional !== null && notional.decimalPlaces() > 2) fail("notional", "notional has at most 2 decimals");
   if (notional !== null && (type !== "MARKET" || side !== "BUY")) {
     fail("notional", "notional is only accepted for market buy orders");
   }
 
   if (type === "MARKET") {
     if (limitPrice !== null || stopPrice !== null) fail("limit_price", "market orders cannot have a price");
+    // A market order that cannot fill now has nothing to wait for; GTC would only let it fill at a stale price.
+    if (timeInForce === "GTC") fail("time_in_force", "market orders accept DAY, IOC or FOK");
   }
   if (type === "LIMIT" || type === "STOP_LIMIT") {
     if (limitPrice === null && isBlank(input.limitPrice)) fail("limit_price", `${type} orders require a price`);
@@ -121,8 +129,8 @@ export function parseSubmitCommand(input: SubmitOrderInput): SubmitCommand {
   return {
     portfolioId,
     idempotencyKey,
-    clientTag,
     symbol,
+    securityId,
     side,
     type,
     timeInForce,

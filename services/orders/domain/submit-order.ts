@@ -54,24 +54,28 @@ export async function submitOrder(
   const orderId = claim.orderId;
   let reserved = false;
   try {
-    const market = await deps.marketData.snapshot(command.symbol);
+    const market = await deps.marketData.snapshot(
+      command.securityId !== "" ? { securityId: command.securityId } : { symbol: command.symbol },
+    );
     if (market === null) {
-      throw new OrderError("SYMBOL_NOT_TRADABLE", `symbol ${command.symbol} is not valid or not tradeable`, [
-        { field: "symbol", description: `symbol ${command.symbol} is not valid or not tradeable` },
-      ]);
+      const message = `symbol ${command.symbol || command.securityId} is not valid or not tradeable`;
+      const field = command.securityId !== "" ? "security_id" : "symbol";
+      throw new OrderError("INSTRUMENT_NOT_TRADABLE", message, [{ field, description: message }]);
     }
-    const acceptance = validateAgainstMarket(command, market, deps.rules);
-    const size = sizeReservation(command, acceptance.submissionPrice, deps.rules);
+    const now = deps.clock.now();
+    const acceptance = validateAgainstMarket(command, market, deps.rules, now);
+    const size = sizeReservation(command, acceptance, deps.rules);
     await deps.accounting.reserve({
       reservationId: orderId,
       portfolioId: command.portfolioId,
       asset: size.asset,
-      symbol: command.symbol,
+      symbol: market.instrument.symbol,
+      securityId: market.instrument.securityId,
       currency: market.instrument.currency,
       amount: size.amount,
     });
     reserved = true;
-    const { order, event } = openOrder(orderId, command, market, acceptance, size, deps.clock.now());
+    const { order, event } = openOrder(orderId, command, market, acceptance, size, now);
     return { order: await deps.store.create(order, event), replayed: false };
   } catch (error) {
     // Before the hold exists nothing happened, so the key is freed for a corrected retry. After it, the outcome of

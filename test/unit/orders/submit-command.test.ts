@@ -78,12 +78,35 @@ describe("orders domain: submit command checks", () => {
     ]);
   });
 
-  it("refuses idempotency keys with spaces or longer than 255 characters", () => {
+  it("refuses idempotency keys with spaces or longer than 128 characters", () => {
     expect(violationsOf(() => parseSubmitCommand(input({ idempotencyKey: "a b" }))).messages[0]).to.match(/idempotency_key/);
-    expect(violationsOf(() => parseSubmitCommand(input({ idempotencyKey: "k".repeat(256) }))).messages[0]).to.match(
+    expect(violationsOf(() => parseSubmitCommand(input({ idempotencyKey: "k".repeat(129) }))).messages[0]).to.match(
       /idempotency_key/,
     );
-    expect(parseSubmitCommand(input({ idempotencyKey: "k".repeat(255) })).idempotencyKey).to.have.length(255);
+    expect(parseSubmitCommand(input({ idempotencyKey: "k".repeat(128) })).idempotencyKey).to.have.length(128);
+  });
+
+  it("names the instrument by exactly one of symbol and security_id", () => {
+    const bySecurity = parseSubmitCommand(input({ symbol: "", securityId: "s0000000000000000000aapl" }));
+    expect(bySecurity.securityId).to.equal("s0000000000000000000aapl");
+    expect(violationsOf(() => parseSubmitCommand(input({ securityId: "s0000000000000000000aapl" }))).messages).to.include(
+      "give either symbol or security_id, not both",
+    );
+  });
+
+  it("refuses portfolio ids that are not 24 alphanumeric characters", () => {
+    expect(violationsOf(() => parseSubmitCommand(input({ portfolioId: "p1" }))).messages).to.deep.equal([
+      "portfolio_id must be 24 alphanumeric characters",
+    ]);
+  });
+
+  it("refuses GTC market orders and notional with more than 2 decimals", () => {
+    expect(violationsOf(() => parseSubmitCommand(input({ timeInForce: "GTC" }))).messages).to.deep.equal([
+      "market orders accept DAY, IOC or FOK",
+    ]);
+    expect(violationsOf(() => parseSubmitCommand(input({ quantity: "", notional: "10.005" }))).messages).to.deep.equal([
+      "notional has at most 2 decimals",
+    ]);
   });
 
   it("refuses unknown sides, types and times in force", () => {
