@@ -1,0 +1,82 @@
+import { expect } from "chai";
+import Decimal from "decimal.js";
+import { aggregateBars, barStartMs, checkBarWindow } from "../../../services/marketdata/domain/bar-aggregation";
+import { MarketDataError } from "../../../services/marketdata/domain/errors";
+import type { Quote } from "../../../services/marketdata/domain/quote";
+
+const T0 = Date.parse("2026-01-13T14:30:00Z");
+function trade(offsetMs: number, price: string, size: string, last = true): Quote {
+  const p = new Decimal(price);
+  return {
+    symbol: "AAPL",
+    bid: p.minus("0.01"),
+    ask: p.plus("0.01"),
+    last: last ? p : undefined,
+    bidSize: new Decimal(100),
+    askSize: new Decimal(100),
+    lastSize: new Decimal(last ? size : 0),
+    exchangeTimeMs: T0 + offsetMs,
+  };
+}
+
+const asStrings = (bars: ReturnType<typeof aggregateBars>) =>
+  bars.map((bar) => [new Date(bar.startMs).toISOString(), bar.open, bar.high, bar.low, bar.close, bar.volume].map(String).concat(String(bar.tickCount)));
+
+describe("marketdata OHLCV bars", () => {
+  const ticks = [
+    trade(0, "175.50", "100"),
+    trade(10_000, "176.10", "50"),
+    trade(20_000, "175.20", "25"),
+    trade(59_999, "175.40", "10"),
+    trade(60_000, "175.45", "200"),
+    trade(3_600_000, "180.00", "1"),
+  ];
+
+  it("builds one-minute bars with first, highest, lowest and last price and summed volume", () => {
+    expect(asStrings(aggregateBars("AAPL", "1m", ticks))).to.deep.equal([
+      ["2026-01-13T14:30:00.000Z", "175.5", "176.1", "175.2", "175.4", "185", "4"],
+      ["2026-01-13T14:31:00.000Z", "175.45", "175.45", "175.45", "175.45", "200", "1"],
+      ["2026-01-13T15:30:00.000Z", "180", "180", "180", "180", "1", "1"],
+    ]);
+  });
+
+  it("builds hourly and daily bars from the same ticks, aligned to UTC", () => {
+    expect(asStrings(aggregateBars("AAPL", "1h", ticks)).map((bar) => bar.slice(0, 6))).to.deep.equal([
+      ["2026-01-13T14:00:00.000Z", "175.5", "176.1", "175.2", "175.45", "385"],
+      ["2026-01-13T15:00:00.000Z", "180", "180", "180", "180", "1"],
+    ]);
+    expect(asStrings(aggregateBars("AAPL", "1d", ticks))).to.deep.equal([
+      ["2026-01-13T00:00:00.000Z", "175.5", "180", "175.2", "180", "386", "6"],
+    ]);
+  });
+
+  it("prices quote-only ticks at the mid and adds no volume for them", () => {
+    const bars = aggregateBars("AAPL", "1m", [trade(0, "100.00", "5"), trade(1_000, "101.00", "7", false)]);
+    expect(asStrings(bars)).to.deep.equal([["2026-01-13T14:30:00.000Z", "100", "101", "100", "101", "5", "2"]]);
+  });
+
+  it("leaves minutes without ticks out rather than inventing flat bars", () => {
+    expect(aggregateBars("AAPL", "1m", [trade(0, "1.00", "1"), trade(300_000, "2.00", "1")])).to.have.length(2);
+    expect(aggregateBars("AAPL", "1m", [])).to.deep.equal([]);
+  });
+
+  it("aligns bar starts to whole intervals", () => {
+    expect(new Date(barStartMs(T0 + 95_000, "1m")).toISOString()).to.equal("2026-01-13T14:31:00.000Z");
+    expect(new Date(barStartMs(T0 + 95_000, "1h")).toISOString()).to.equal("2026-01-13T14:00:00.000Z");
+  });
+
+  it("checks a bar window: known interval, start before end, and a bounded number of bars", () => {
+    expect(checkBarWindow("1h", T0, T0 + 3_600_000 * 10, 100)).to.equal("1h");
+    const codeOf = (fn: () => unknown) => {
+      try {
+        fn();
+        return "no error";
+      } catch (error) {
+        return `${(error as MarketDataError).code}:${(error as MarketDataError).details.field}`;
+      }
+    };
+    expect(codeOf(() => checkBarWindow("5m", T0, T0 + 1, 100))).to.equal("INVALID_ARGUMENT:interval");
+    expect(codeOf(() => checkBarWindow("1m", T0, T0, 100))).to.equal("INVALID_ARGUMENT:start_time");
+    expect(codeOf(() => checkBarWindow("1m", T0, T0 + 101 * 60_000, 100))).to.equal("INVALID_ARGUMENT:end_time");
+  });
+});
