@@ -11,7 +11,7 @@ export function openOrder(
   command: SubmitCommand,
   market: MarketSnapshot,
   acceptance: MarketAcceptance,
-  reservation: ReservationSize,
+  reservation: ReservationSize & { id: string },
   now: Date,
 ): { order: Order; event: OrderEvent } {
   const order: Order = {
@@ -34,8 +34,7 @@ export function openOrder(
     marketPriceAtSubmission: acceptance.marketPrice,
     lotSize: market.instrument.lotSize,
     currency: market.instrument.currency,
-    // The reservation id is the order id: a retried submit re-reserves under the same id, which is a no-op.
-    reservation: { id: orderId, asset: reservation.asset, amount: reservation.amount },
+    reservation: { id: reservation.id, asset: reservation.asset, amount: reservation.amount },
     expiresAt: command.timeInForce === "DAY" ? dayOrderExpiry(acceptance.session.closesAt, now) : null,
     idempotencyKey: command.idempotencyKey,
     lastReason: "SUBMITTED",

@@ -85,7 +85,7 @@ export function transition(order: Order, input: TransitionInput): Transitioned {
       price: input.fill.price,
       amount,
       currency: order.currency,
-      reservationId: order.reservation.id,
+      reservationId: order.id,
       executedAt: input.at,
     };
   }

@@ -65,9 +65,9 @@ export const REASON_MESSAGES: Readonly<Record<OrderReason, string>> = {
 
 /** What an order reserved in accounting: cash for buys, the security for sells. */
 export interface Reservation {
-  /** Id of the hold in accounting; equal to the order id so a retried reserve is a no-op. */
+  /** Accounting's id of the hold. Accounting keys holds by order id, so a retried reserve returns the same one. */
   id: string;
-  /** "CASH" or the symbol whose quantity is held. */
+  /** Cash, or the order's security. */
   asset: "CASH" | "SECURITY";
   /** Currency amount for CASH, security quantity for SECURITY. */
   amount: Decimal;
@@ -129,6 +129,7 @@ export interface OrderFill {
   /** quantity × price, unrounded. */
   amount: Decimal;
   currency: string;
+  /** The hold this fill consumes, named the way accounting's fill event names it: by the order id. */
   reservationId: string;
   executedAt: Date;
 }

@@ -17,9 +17,9 @@ export interface MarketDataPort {
   snapshot(instrument: { symbol: string } | { securityId: string }): Promise<MarketSnapshot | null>;
 }
 
-/** What to hold: cash in `currency`, or `quantity` of `symbol`. */
+/** What to hold: cash in `currency`, or `amount` units of the security. Keyed by the order id. */
 export interface ReserveRequest {
-  reservationId: string;
+  orderId: string;
   portfolioId: string;
   asset: "CASH" | "SECURITY";
   symbol: string;
@@ -28,10 +28,11 @@ export interface ReserveRequest {
   amount: Decimal;
 }
 
-/** Holds in accounting. Both calls are idempotent on the reservation id. */
+/** Holds in accounting. Both calls are idempotent (reserve on the order id, release on the reservation id). */
 export interface AccountingPort {
-  /** Places the hold; throws OrderError INSUFFICIENT_FUNDS / INSUFFICIENT_POSITION when it does not fit. */
-  reserve(request: ReserveRequest): Promise<void>;
+  /** Places the hold and returns accounting's id for it; throws OrderError INSUFFICIENT_FUNDS /
+   * INSUFFICIENT_POSITION when it does not fit. */
+  reserve(request: ReserveRequest): Promise<{ reservationId: string }>;
   /** Releases whatever is left of the hold (no-op when already released or fully used). */
   release(reservationId: string, portfolioId: string): Promise<void>;
 }

@@ -65,8 +65,8 @@ export async function submitOrder(
     const now = deps.clock.now();
     const acceptance = validateAgainstMarket(command, market, deps.rules, now);
     const size = sizeReservation(command, acceptance, deps.rules);
-    await deps.accounting.reserve({
-      reservationId: orderId,
+    const { reservationId } = await deps.accounting.reserve({
+      orderId,
       portfolioId: command.portfolioId,
       asset: size.asset,
       symbol: market.instrument.symbol,
@@ -75,7 +75,7 @@ export async function submitOrder(
       amount: size.amount,
     });
     reserved = true;
-    const { order, event } = openOrder(orderId, command, market, acceptance, size, now);
+    const { order, event } = openOrder(orderId, command, market, acceptance, { ...size, id: reservationId }, now);
     return { order: await deps.store.create(order, event), replayed: false };
   } catch (error) {
     // Before the hold exists nothing happened, so the key is freed for a corrected retry. After it, the outcome of

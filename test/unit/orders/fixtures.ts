@@ -78,5 +78,5 @@ export function pendingOrder(overrides: Partial<SubmitOrderInput> = {}, snapshot
   const command = parseSubmitCommand(input(overrides));
   const acceptance = validateAgainstMarket(command, snapshot, DEFAULT_ORDER_RULES, NOW);
   const size = sizeReservation(command, acceptance, DEFAULT_ORDER_RULES);
-  return openOrder("0b7c3f3e-1111-4a5b-9c6d-000000000001", command, snapshot, acceptance, size, NOW).order;
+  return openOrder("0b7c3f3e-1111-4a5b-9c6d-000000000001", command, snapshot, acceptance, { ...size, id: "res-1" }, NOW).order;
 }

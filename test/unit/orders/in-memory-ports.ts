@@ -95,10 +95,11 @@ export class InMemoryAccounting implements AccountingPort {
     private readonly positions: Map<string, Decimal> = new Map(),
   ) {}
 
-  async reserve(request: ReserveRequest): Promise<void> {
+  async reserve(request: ReserveRequest): Promise<{ reservationId: string }> {
     this.reserveCalls++;
     await Promise.resolve();
-    if (this.holds.has(request.reservationId)) return;
+    const reservationId = `res-${request.orderId}`;
+    if (this.holds.has(request.orderId)) return { reservationId };
     if (request.asset === "CASH") {
       const free = this.cash.get(request.portfolioId) ?? new Decimal(0);
       if (free.lt(request.amount)) throw new OrderError("INSUFFICIENT_FUNDS", "not enough cash");
@@ -109,7 +110,8 @@ export class InMemoryAccounting implements AccountingPort {
       if (free.lt(request.amount)) throw new OrderError("INSUFFICIENT_POSITION", "not enough quantity");
       this.positions.set(id, free.minus(request.amount));
     }
-    this.holds.set(request.reservationId, request);
+    this.holds.set(request.orderId, request);
+    return { reservationId };
   }
 
   async release(reservationId: string): Promise<void> {
