@@ -53,6 +53,8 @@ export function applyTransaction(state: LedgerState, txn: IdentifiedTransaction)
     const key = bookKey(txn.portfolioId, txn.securityId, side);
     const result = applyLotTrade(state.lots.get(key) ?? [], methodOf(state, txn.portfolioId), {
       transactionId: txn.id,
+      portfolioId: txn.portfolioId,
+      securityId: txn.securityId,
       date: txn.transactionDate,
       side,
       delta: (impact.longDelta ?? impact.shortDelta) as Decimal,

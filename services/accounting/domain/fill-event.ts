@@ -15,7 +15,7 @@ import { dec, fitsStoredRange, parseDecimal, QUANTITY_SCALE } from "./money";
  *
  * Consumer semantics: the fill is posted as a BUY/SELL accounting transaction whose `source_id` is the fill_id,
  * so a redelivered message is a no-op. In the same database transaction the reservation named by
- * `reservation_id` (the order id the reservation was created with) is consumed: quantity × price + fee of cash
+ * `reservation_id` (the reservation's own id, or the order id it was created with) is consumed: quantity × price + fee of cash
  * for a BUY, the quantity of the security for a SELL. A fill that costs more than its reservation's remainder
  * draws the difference from free (unreserved) cash; if that is not enough the fill is rejected as
  * INSUFFICIENT_FUNDS and dead-lettered, because the order path must never drive a balance negative: the
@@ -54,7 +54,7 @@ export interface FillEventMessage {
   fee: string;
   /** Execution time, RFC 3339 in UTC (e.g. "2025-07-01T14:30:00.123Z"); its UTC date is the transaction date. */
   executed_at: string;
-  /** The reservation to consume, identified by the order id it was created with (usually equal to order_id). */
+  /** The reservation to consume: its reservation_id, or the order id it was created with (CreateReservation's order_id). */
   reservation_id: string;
 }
 

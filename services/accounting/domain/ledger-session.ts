@@ -55,7 +55,8 @@ export interface LedgerSession {
   allocateTransactionIds(count: number): Promise<string[]>;
   /** Sum of the remaining amounts of open reservations: cash when securityId is null, else units. */
   openReservationTotal(portfolioId: string, securityId: string | null): Promise<Decimal>;
-  findReservation(portfolioId: string, reservationId: string): Promise<Reservation | null>;
+  /** A reservation by its reservation_id or by the order_id it was created with. */
+  findReservation(reservationIdOrOrderId: string): Promise<Reservation | null>;
   findCashMovement(idempotencyKey: string): Promise<CashMovement | null>;
   /** Sum of the movements of one kind for a portfolio since the start of a UTC day. */
   cashMovementTotalSince(portfolioId: string, kind: CashMovementKind, since: Date): Promise<Decimal>;

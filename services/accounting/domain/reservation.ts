@@ -7,8 +7,10 @@ export type ReservationStatus = "OPEN" | "CONSUMED" | "RELEASED";
 
 /** A hold against a portfolio's cash (securityId null) or units of one security, made for one order. */
 export interface Reservation {
-  /** The order id the hold was created for; unique per portfolio, it makes CreateReservation safe to retry. */
+  /** Server-assigned UUID. */
   reservationId: string;
+  /** The order the hold is for; unique, it makes CreateReservation safe to retry. */
+  orderId: string;
   portfolioId: string;
   securityId: string | null;
   /** Held amount: cash for a buy, units for a sell. */
@@ -36,7 +38,7 @@ export function availableAmount(balance: Decimal, openHolds: Decimal): Decimal {
  * between this check and the write: concurrent holds never over-commit the same cash.
  */
 export function openReservation(
-  request: { reservationId: string; portfolioId: string; securityId: string | null; amount: Decimal },
+  request: { reservationId: string; orderId: string; portfolioId: string; securityId: string | null; amount: Decimal },
   available: Decimal,
   now: Date,
 ): Reservation {
@@ -54,8 +56,11 @@ export function openReservation(
 }
 
 /** True when a retried CreateReservation asks for exactly the hold that exists. */
-export function sameReservationRequest(existing: Reservation, request: { securityId: string | null; amount: Decimal }): boolean {
-  return existing.securityId === request.securityId && existing.amount.equals(request.amount);
+export function sameReservationRequest(
+  existing: Reservation,
+  request: { portfolioId: string; securityId: string | null; amount: Decimal },
+): boolean {
+  return existing.portfolioId === request.portfolioId && existing.securityId === request.securityId && existing.amount.equals(request.amount);
 }
 
 /** Frees the remainder. Releasing a hold that is no longer open changes nothing, so a retry is harmless. */

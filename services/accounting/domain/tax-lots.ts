@@ -30,6 +30,8 @@ export interface TaxLot {
 /** The part of a lot one disposal closed, with the P&L it realized. */
 export interface LotClosure {
   transactionId: string;
+  portfolioId: string;
+  securityId: string;
   lotId: string;
   side: BookSide;
   /** Units closed, same sign as the lot. */
@@ -45,6 +47,8 @@ export interface LotClosure {
 /** One transaction's effect on a lot book. */
 export interface LotTrade {
   transactionId: string;
+  portfolioId: string;
+  securityId: string;
   /** YYYYMMDD. */
   date: string;
   side: BookSide;
@@ -101,6 +105,8 @@ export function applyLotTrade(
     const closedQuantity = lot.quantity.isNegative() ? units.negated() : units;
     closures.push({
       transactionId: trade.transactionId,
+      portfolioId: trade.portfolioId,
+      securityId: trade.securityId,
       lotId: lot.lotId,
       side: trade.side,
       quantity: closedQuantity,

@@ -5,7 +5,7 @@ import { applyLotTrade, type CostBasisMethod, type LotTrade, type TaxLot } from 
 const d = (v: string | number) => new Decimal(v);
 
 function trade(id: string, delta: string, price: string, extra: Partial<LotTrade> = {}): LotTrade {
-  return { transactionId: id, date: `202401${id.padStart(2, "0")}`, side: "LONG", delta: d(delta), price: d(price), fee: d(0), realizes: true, ...extra };
+  return { transactionId: id, portfolioId: "p", securityId: "s", date: `202401${id.padStart(2, "0")}`, side: "LONG", delta: d(delta), price: d(price), fee: d(0), realizes: true, ...extra };
 }
 
 /** Runs trades through one book, returning the final lots and every closure. */
