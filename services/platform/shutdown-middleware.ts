@@ -1,0 +1,68 @@
+// Lets long-lived streams end cleanly when the server shuts down. Every call sees `shutdownSignal`, which aborts
+// when shutdown begins, so a streaming handler can send a final frame and return. A handler that has nothing to say
+// at the end calls `abortOnTerminate()` instead: its `signal` then aborts at shutdown and the stream ends with OK
+// rather than an error (nice-grpc-server-health's Watch uses this hook).
+import { ServerError, Status, type ServerMiddleware } from 'nice-grpc-common';
+
+export type ShutdownCallContext = {
+  /** Aborts when the server begins shutting down. */
+  shutdownSignal: AbortSignal;
+  /** Makes this call's `signal` abort at shutdown, ending a stream gracefully. */
+  abortOnTerminate(): void;
+};
+
+export interface ShutdownControl {
+  middleware: ServerMiddleware<ShutdownCallContext>;
+  /** Aborts `shutdownSignal` and every call registered with `abortOnTerminate`. */
+  terminate(): void;
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
+}
+
+export function createShutdownControl(): ShutdownControl {
+  const shutdown = new AbortController();
+  const shutdownSignal = shutdown.signal;
+  const noop = (): void => {};
+
+  const middleware: ServerMiddleware<ShutdownCallContext> = async function* shutdownMiddleware(call, context) {
+    // Unary calls are short: shutdown lets them finish instead of cutting them off.
+    if (!call.requestStream && !call.responseStream) {
+      return yield* call.next(call.request, { ...context, shutdownSignal, abortOnTerminate: noop });
+    }
+    const controller = new AbortController();
+    const forwardCancel = (): void => controller.abort();
+    if (context.signal.aborted) controller.abort();
+    else context.signal.addEventListener('abort', forwardCancel, { once: true });
+    let terminated = false;
+    const terminate = (): void => {
+      terminated = true;
+      controller.abort();
+    };
+    let registered = false;
+    try {
+      return yield* call.next(call.request, {
+        ...context,
+        signal: controller.signal,
+        shutdownSignal,
+        abortOnTerminate() {
+          if (registered) return;
+          registered = true;
+          if (shutdownSignal.aborted) terminate();
+          else shutdownSignal.addEventListener('abort', terminate, { once: true });
+        },
+      });
+    } catch (error) {
+      if (!terminated || !isAbortError(error)) throw error;
+      // A response stream ends normally; a client stream still owes one response, so say why there is none.
+      if (!call.responseStream) throw new ServerError(Status.UNAVAILABLE, 'the server is shutting down');
+      return;
+    } finally {
+      context.signal.removeEventListener('abort', forwardCancel);
+      shutdownSignal.removeEventListener('abort', terminate);
+    }
+  };
+
+  return { middleware, terminate: () => shutdown.abort() };
+}
