@@ -1,18 +1,10 @@
 import type Decimal from "decimal.js";
 import { MarketDataError } from "./errors";
+import { BAR_INTERVAL_MS, type BarInterval } from "./bar-interval";
 import type { Quote } from "./quote";
-import { referencePriceOf } from "./quote";
 
-/** Bar widths GetBars offers. */
-export type BarInterval = "1m" | "1h" | "1d";
 
-export const BAR_INTERVAL_MS: Readonly<Record<BarInterval, number>> = Object.freeze({
-  "1m": 60_000,
-  "1h": 3_600_000,
-  "1d": 86_400_000,
-});
-
-/** Open/high/low/close/volume over one interval. Prices use the last trade, or the mid without one. */
+/** Open/high/low/close/volume over one interval, from the ticks' last-trade prices. */
 export interface Bar {
   readonly symbol: string;
   readonly interval: BarInterval;
@@ -57,11 +49,11 @@ export function checkBarWindow(interval: string, fromMs: number, toMs: number, m
  * Fold ticks (one symbol, in time order) into bars of one interval. Intervals without ticks produce
  * no bar rather than a flat one, so a halted or quiet market is visible as missing bars.
  */
-export function aggregateBars(symbol: string, interval: BarInterval, quotes: Iterable<Quote>): Bar[] {
+export function aggregateBars(symbol: string, interval: BarInterval, quotes: Iterable<Pick<Quote, "last" | "lastSize" | "exchangeTimeMs">>): Bar[] {
   const bars: Bar[] = [];
   let current: { -readonly [K in keyof Bar]: Bar[K] } | undefined;
   for (const quote of quotes) {
-    const price = referencePriceOf(quote);
+    const price = quote.last;
     const startMs = barStartMs(quote.exchangeTimeMs, interval);
     if (!current || current.startMs !== startMs) {
       current = { symbol, interval, startMs, open: price, high: price, low: price, close: price, volume: quote.lastSize, tickCount: 1 };

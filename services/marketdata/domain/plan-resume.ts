@@ -5,7 +5,7 @@ export type GapReason =
   /** The producer's sequence space restarted; old seqs mean nothing. */
   | "EPOCH_CHANGED"
   /** The replay buffer no longer holds the missed updates (count or age retention). */
-  | "RETENTION_EXCEEDED"
+  | "BUFFER_EXPIRED"
   /** More updates were missed than one resume may replay; a snapshot is cheaper. */
   | "REPLAY_LIMIT"
   /** The token claims seqs the producer never issued. */
@@ -37,7 +37,7 @@ export interface ResumePlanInput {
 /**
  * Decide, per symbol, how a stream catches a subscriber up. Only the arithmetic lives here; whether
  * a REPLAY's updates are still retained is known only when the buffer is read, and a miss there
- * becomes a GAP with RETENTION_EXCEEDED.
+ * becomes a GAP with BUFFER_EXPIRED.
  */
 export function planResume(input: ResumePlanInput): ResumeStep[] {
   return input.symbols.map((symbol): ResumeStep => {

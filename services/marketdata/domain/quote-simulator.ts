@@ -1,6 +1,7 @@
 import Decimal from "decimal.js";
 import type { Instrument } from "./instrument";
 import type { Quote } from "./quote";
+import { isSameUtcDay } from "./quote";
 
 /** A seeded uniform generator on [0, 1) (mulberry32): the same seed replays the same feed. */
 export function seededRandom(seed: number): () => number {
@@ -32,6 +33,8 @@ interface WalkState {
   readonly instrument: Instrument;
   readonly random: () => number;
   last: Decimal;
+  volume: Decimal;
+  lastTimeMs: number;
 }
 
 /**
@@ -51,6 +54,8 @@ export class QuoteSimulator {
         instrument,
         random: seededRandom(options.seed ^ hashSymbol(instrument.symbol)),
         last: instrument.referencePrice.toNearest(instrument.tickSize, Decimal.ROUND_HALF_EVEN),
+        volume: new Decimal(0),
+        lastTimeMs: Number.NEGATIVE_INFINITY,
       });
     }
   }
@@ -59,7 +64,7 @@ export class QuoteSimulator {
     return [...this.walks.keys()];
   }
 
-  /** Advance one symbol by one step and return the resulting tick, stamped `nowMs`. */
+  /** Advance one symbol by one step and return the resulting tick, stamped `nowMs` (or 1 ms after its previous tick). */
   step(symbol: string, nowMs: number): Quote {
     const walk = this.walks.get(symbol);
     if (!walk) throw new RangeError(`the simulator does not know ${symbol}`);
@@ -74,6 +79,11 @@ export class QuoteSimulator {
     walk.last = Decimal.max(next, floor);
 
     const halfSpread = tick.times(1 + Math.floor(random() * this.options.maxHalfSpreadTicks));
+    const lastSize = this.size(walk);
+    // Feeds must stamp strictly increasing times per symbol, so two steps in one ms are a ms apart.
+    const exchangeTimeMs = Math.max(nowMs, walk.lastTimeMs + 1);
+    walk.volume = isSameUtcDay(walk.lastTimeMs, exchangeTimeMs) ? walk.volume.plus(lastSize) : lastSize;
+    walk.lastTimeMs = exchangeTimeMs;
     return {
       symbol,
       bid: walk.last.minus(halfSpread),
@@ -81,8 +91,9 @@ export class QuoteSimulator {
       last: walk.last,
       bidSize: this.size(walk),
       askSize: this.size(walk),
-      lastSize: this.size(walk),
-      exchangeTimeMs: nowMs,
+      lastSize,
+      volume: walk.volume,
+      exchangeTimeMs,
     };
   }
 

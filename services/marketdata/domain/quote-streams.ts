@@ -101,7 +101,7 @@ export async function openQuoteStream(deps: QuoteStreamDeps, request: OpenQuoteS
         const quotes = await deps.replay.replay(symbol, epoch, fromSeq, toSeq);
         if (!subscription.isAwaitingReplay(symbol)) return; // A resync overtook the read.
         if (quotes && quotes.length === toSeq - fromSeq + 1) subscription.completeReplay(symbol, quotes);
-        else subscription.resync(symbol, "RETENTION_EXCEEDED", fanout.latestQuote(symbol));
+        else subscription.resync(symbol, "BUFFER_EXPIRED", fanout.latestQuote(symbol));
       }),
     );
     subscription.start();

@@ -28,7 +28,7 @@ export class QuoteSubscription {
   private readonly symbols = new Map<string, SymbolState>();
   private catchUp: SymbolFrame[] = [];
   private readonly buffer: ConflatingBuffer<SequencedQuote>;
-  private pendingHeartbeatSeqs: ReadonlyMap<string, number> | undefined;
+  private isHeartbeatDue = false;
   private endReason: StreamEndReason | undefined;
   private isEndSent = false;
   private isStarted = false;
@@ -56,12 +56,14 @@ export class QuoteSubscription {
     return this.isEndSent;
   }
 
-  /** Follow a symbol from now on, starting with a SNAPSHOT of its latest quote. */
+  /**
+   * Follow a symbol from now on, starting with a SNAPSHOT of its latest quote. A symbol never quoted
+   * has no snapshot; its first UPDATE (seq 1) comes when it ticks.
+   */
   addWithSnapshot(symbol: string, latest: SequencedQuote | undefined): void {
     if (this.symbols.has(symbol)) return;
-    const seq = latest?.seq ?? 0;
-    this.symbols.set(symbol, { lastQueuedSeq: seq, lastSentSeq: 0, awaitingReplayToSeq: undefined });
-    this.catchUp.push({ kind: "SNAPSHOT", symbol, epoch: this.epoch, seq, quote: latest });
+    this.symbols.set(symbol, { lastQueuedSeq: latest?.seq ?? 0, lastSentSeq: 0, awaitingReplayToSeq: undefined });
+    if (latest) this.catchUp.push({ kind: "SNAPSHOT", symbol, epoch: this.epoch, seq: latest.seq, quote: latest });
     this.notify();
   }
 
@@ -107,13 +109,10 @@ export class QuoteSubscription {
     }
     this.catchUp = this.catchUp.filter((frame) => frame.symbol !== symbol);
     this.buffer.removeSymbol(symbol);
-    const seq = latest?.seq ?? 0;
-    const startsOver = reason === "EPOCH_CHANGED" || reason === "TOKEN_AHEAD";
-    const fromSeq = startsOver ? 1 : state.lastSentSeq + 1;
-    state.lastQueuedSeq = seq;
+    state.lastQueuedSeq = latest?.seq ?? 0;
     state.awaitingReplayToSeq = undefined;
-    this.catchUp.push({ kind: "GAP", symbol, epoch: this.epoch, fromSeq, toSeq: seq, reason });
-    this.catchUp.push({ kind: "SNAPSHOT", symbol, epoch: this.epoch, seq, quote: latest });
+    this.catchUp.push({ kind: "GAP", symbol, epoch: this.epoch, fromSeq: state.lastSentSeq + 1, reason });
+    if (latest) this.catchUp.push({ kind: "SNAPSHOT", symbol, epoch: this.epoch, seq: latest.seq, quote: latest });
     this.notify();
   }
 
@@ -139,11 +138,9 @@ export class QuoteSubscription {
     this.notify();
   }
 
-  /** Ask for a HEARTBEAT; a heartbeat not yet sent is replaced, never queued twice. */
-  requestHeartbeat(latestSeqOf: (symbol: string) => number): void {
-    const seqs = new Map<string, number>();
-    for (const symbol of this.symbols.keys()) seqs.set(symbol, latestSeqOf(symbol));
-    this.pendingHeartbeatSeqs = seqs;
+  /** Ask for a HEARTBEAT; one not yet sent is not queued twice. */
+  requestHeartbeat(): void {
+    this.isHeartbeatDue = true;
     this.notify();
   }
 
@@ -159,7 +156,7 @@ export class QuoteSubscription {
     this.notify();
   }
 
-  /** Token that resumes from exactly what has been pulled so far. */
+  /** Token that resumes from exactly what has been pulled so far; every frame carries one. */
   resumeToken(): string {
     const seqBySymbol = new Map<string, number>();
     for (const [symbol, state] of this.symbols) seqBySymbol.set(symbol, state.lastSentSeq);
@@ -171,13 +168,14 @@ export class QuoteSubscription {
     if (this.isEndSent) return undefined;
     if (this.endReason) {
       this.isEndSent = true;
-      return { kind: "END", epoch: this.epoch, reason: this.endReason, resumeToken: this.resumeToken() };
+      return { kind: "END", epoch: this.epoch, reason: this.endReason };
     }
     if (!this.isStarted) return undefined;
-    if (this.pendingHeartbeatSeqs) {
-      const latestSeqBySymbol = this.pendingHeartbeatSeqs;
-      this.pendingHeartbeatSeqs = undefined;
-      return { kind: "HEARTBEAT", epoch: this.epoch, latestSeqBySymbol, resumeToken: this.resumeToken() };
+    if (this.isHeartbeatDue) {
+      this.isHeartbeatDue = false;
+      const latestSeqBySymbol = new Map<string, number>();
+      for (const [symbol, state] of this.symbols) latestSeqBySymbol.set(symbol, state.lastSentSeq);
+      return { kind: "HEARTBEAT", epoch: this.epoch, latestSeqBySymbol };
     }
     const catchUpFrame = this.catchUp.shift();
     if (catchUpFrame) return this.markSent(catchUpFrame);
@@ -201,7 +199,7 @@ export class QuoteSubscription {
   private hasFrame(): boolean {
     if (this.isEndSent) return true;
     if (this.endReason) return true;
-    return this.isStarted && (this.pendingHeartbeatSeqs !== undefined || this.catchUp.length > 0 || this.buffer.size > 0);
+    return this.isStarted && (this.isHeartbeatDue || this.catchUp.length > 0 || this.buffer.size > 0);
   }
 
   private markSent(frame: SymbolFrame): QuoteFrame {

@@ -1,16 +1,19 @@
 import type Decimal from "decimal.js";
+import { BAR_INTERVAL_MS } from "./bar-interval";
 
 /** Top of book for one symbol at one instant. Prices and sizes are Decimal; times are epoch ms. */
 export interface Quote {
   readonly symbol: string;
   readonly bid: Decimal;
   readonly ask: Decimal;
-  /** Last trade price; absent for a quote-only tick. */
-  readonly last?: Decimal;
+  /** Last trade price; a quote-only tick carries the previous one forward. */
+  readonly last: Decimal;
   readonly bidSize: Decimal;
   readonly askSize: Decimal;
-  /** Size of the last trade; zero for a quote-only tick. */
+  /** Quantity traded at `last` by this tick; zero for a quote-only tick. */
   readonly lastSize: Decimal;
+  /** Quantity traded since 00:00 UTC of the tick's day, this tick included. */
+  readonly volume: Decimal;
   /** When the venue (or the simulator) stamped the tick, epoch ms. */
   readonly exchangeTimeMs: number;
 }
@@ -27,7 +30,8 @@ export interface SequencedQuote extends Quote {
   readonly publishedAtMs: number;
 }
 
-/** The price a bar or a valuation uses: the last trade when there is one, else the mid of bid and ask. */
-export function referencePriceOf(quote: Quote): Decimal {
-  return quote.last ?? quote.bid.plus(quote.ask).dividedBy(2);
+/** Whether two instants fall on the same UTC day, the period `volume` accumulates over. */
+export function isSameUtcDay(aMs: number, bMs: number): boolean {
+  const dayMs = BAR_INTERVAL_MS["1d"];
+  return Math.floor(aMs / dayMs) === Math.floor(bMs / dayMs);
 }

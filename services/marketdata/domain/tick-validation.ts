@@ -2,6 +2,7 @@ import Decimal from "decimal.js";
 import type { Instrument } from "./instrument";
 import { isOnTickGrid } from "./instrument";
 import type { Quote } from "./quote";
+import { isSameUtcDay } from "./quote";
 
 /** A tick as a feed sends it: decimal strings ("" = absent) and an epoch-ms timestamp. */
 export interface RawTick {
@@ -40,8 +41,8 @@ export interface TickRejection {
 /** What validation needs to know besides the tick itself. */
 export interface TickValidationContext {
   instrumentFor(symbol: string): Instrument | undefined;
-  /** Exchange time of the newest accepted tick for the symbol, if any. */
-  latestExchangeTimeMs(symbol: string): number | undefined;
+  /** The newest accepted quote of the symbol, if any: timestamps must pass it, `last` carries over. */
+  latestQuote(symbol: string): Quote | undefined;
   readonly nowMs: number;
   /** A tick older than now minus this is stale even when it is the newest seen. */
   readonly maxTickAgeMs: number;
@@ -90,7 +91,7 @@ function parseSize(field: string, raw: string | undefined): Decimal {
   return size;
 }
 
-function checkTimestamp(symbol: string, exchangeTimeMs: number | undefined, context: TickValidationContext): number {
+function checkTimestamp(symbol: string, exchangeTimeMs: number | undefined, latest: Quote | undefined, context: TickValidationContext): number {
   if (exchangeTimeMs === undefined || !Number.isFinite(exchangeTimeMs)) {
     return reject("MISSING_TIMESTAMP", "timestamp", "timestamp is required");
   }
@@ -101,9 +102,14 @@ function checkTimestamp(symbol: string, exchangeTimeMs: number | undefined, cont
   if (exchangeTimeMs < context.nowMs - context.maxTickAgeMs) {
     reject("STALE_TIMESTAMP", "timestamp", `timestamp ${stamp} is more than ${context.maxTickAgeMs} ms old`);
   }
-  const latest = context.latestExchangeTimeMs(symbol);
-  if (latest !== undefined && exchangeTimeMs < latest) {
-    reject("STALE_TIMESTAMP", "timestamp", `timestamp ${stamp} is older than the latest accepted tick for ${symbol} (${new Date(latest).toISOString()})`);
+  // Timestamps strictly increase per symbol, which makes (symbol, timestamp) a tick's natural key:
+  // a feed re-sending ticks after a broken call cannot double-count them.
+  if (latest !== undefined && exchangeTimeMs <= latest.exchangeTimeMs) {
+    reject(
+      "STALE_TIMESTAMP",
+      "timestamp",
+      `timestamp ${stamp} is not newer than the latest accepted tick for ${symbol} (${new Date(latest.exchangeTimeMs).toISOString()})`,
+    );
   }
   return exchangeTimeMs;
 }
@@ -111,7 +117,8 @@ function checkTimestamp(symbol: string, exchangeTimeMs: number | undefined, cont
 /**
  * Check one tick from a feed and turn it into a Quote. A bad tick is refused with a reason instead of
  * throwing, so one bad tick never aborts a feed's stream. Checks run in a fixed order (symbol,
- * prices, sizes, crossing, time) and the first failure is reported.
+ * prices, sizes, crossing, time) and the first failure is reported. A tick without `last` keeps the
+ * symbol's previous last price; the day's volume accumulates `last_size` per UTC day.
  */
 export function validateTick(raw: RawTick, context: TickValidationContext): TickValidation {
   try {
@@ -123,13 +130,15 @@ export function validateTick(raw: RawTick, context: TickValidationContext): Tick
     }
     const bid = parsePrice("bid", raw.bid, instrument, true)!;
     const ask = parsePrice("ask", raw.ask, instrument, true)!;
-    const last = parsePrice("last", raw.last, instrument, false);
+    const latest = context.latestQuote(symbol);
+    const last = parsePrice("last", raw.last, instrument, latest === undefined) ?? latest!.last;
     const bidSize = parseSize("bid_size", raw.bidSize);
     const askSize = parseSize("ask_size", raw.askSize);
     const lastSize = parseSize("last_size", raw.lastSize);
     if (bid.greaterThan(ask)) reject("CROSSED_QUOTE", "bid", `bid ${bid.toString()} is above ask ${ask.toString()}`);
-    const exchangeTimeMs = checkTimestamp(symbol, raw.exchangeTimeMs, context);
-    return { ok: true, quote: { symbol, bid, ask, last, bidSize, askSize, lastSize, exchangeTimeMs } };
+    const exchangeTimeMs = checkTimestamp(symbol, raw.exchangeTimeMs, latest, context);
+    const volume = latest && isSameUtcDay(latest.exchangeTimeMs, exchangeTimeMs) ? latest.volume.plus(lastSize) : lastSize;
+    return { ok: true, quote: { symbol, bid, ask, last, bidSize, askSize, lastSize, volume, exchangeTimeMs } };
   } catch (error) {
     if (error instanceof Rejected) return { ok: false, ...error.rejection };
     throw error;

@@ -5,18 +5,8 @@ import { MarketDataError } from "../../../services/marketdata/domain/errors";
 import type { Quote } from "../../../services/marketdata/domain/quote";
 
 const T0 = Date.parse("2026-01-13T14:30:00Z");
-function trade(offsetMs: number, price: string, size: string, last = true): Quote {
-  const p = new Decimal(price);
-  return {
-    symbol: "AAPL",
-    bid: p.minus("0.01"),
-    ask: p.plus("0.01"),
-    last: last ? p : undefined,
-    bidSize: new Decimal(100),
-    askSize: new Decimal(100),
-    lastSize: new Decimal(last ? size : 0),
-    exchangeTimeMs: T0 + offsetMs,
-  };
+function trade(offsetMs: number, price: string, size: string): Pick<Quote, "last" | "lastSize" | "exchangeTimeMs"> {
+  return { last: new Decimal(price), lastSize: new Decimal(size), exchangeTimeMs: T0 + offsetMs };
 }
 
 const asStrings = (bars: ReturnType<typeof aggregateBars>) =>
@@ -50,9 +40,9 @@ describe("marketdata OHLCV bars", () => {
     ]);
   });
 
-  it("prices quote-only ticks at the mid and adds no volume for them", () => {
-    const bars = aggregateBars("AAPL", "1m", [trade(0, "100.00", "5"), trade(1_000, "101.00", "7", false)]);
-    expect(asStrings(bars)).to.deep.equal([["2026-01-13T14:30:00.000Z", "100", "101", "100", "101", "5", "2"]]);
+  it("counts a quote-only tick (carried-forward last, zero size) in the bar without adding volume", () => {
+    const bars = aggregateBars("AAPL", "1m", [trade(0, "100.00", "5"), trade(1_000, "100.00", "0")]);
+    expect(asStrings(bars)).to.deep.equal([["2026-01-13T14:30:00.000Z", "100", "100", "100", "100", "5", "2"]]);
   });
 
   it("leaves minutes without ticks out rather than inventing flat bars", () => {

@@ -35,7 +35,7 @@ function market(options: { epoch?: number; ringCapacity?: number; bufferCapacity
   };
   const build = (symbol: string, seq: number, quoteEpoch: number): SequencedQuote => {
     const price = new Decimal(100).plus(new Decimal(seq).dividedBy(100));
-    return { symbol, seq, epoch: quoteEpoch, publishedAtMs: nowMs, exchangeTimeMs: nowMs, bid: price, ask: price.plus("0.02"), last: price, bidSize: new Decimal(100), askSize: new Decimal(100), lastSize: new Decimal(10) };
+    return { symbol, seq, epoch: quoteEpoch, publishedAtMs: nowMs, exchangeTimeMs: nowMs, bid: price, ask: price.plus("0.02"), last: price, bidSize: new Decimal(100), askSize: new Decimal(100), lastSize: new Decimal(10), volume: new Decimal(10).times(seq) };
   };
   return {
     deps,
@@ -68,11 +68,11 @@ function market(options: { epoch?: number; ringCapacity?: number; bufferCapacity
 function describeFrame(frame: QuoteFrame): string {
   switch (frame.kind) {
     case "SNAPSHOT":
-      return `SNAPSHOT ${frame.symbol}@${frame.seq}${frame.quote ? "" : " (no quote)"}`;
+      return `SNAPSHOT ${frame.symbol}@${frame.seq}`;
     case "UPDATE":
       return `UPDATE ${frame.symbol}@${frame.seq}`;
     case "GAP":
-      return `GAP ${frame.symbol} ${frame.fromSeq}-${frame.toSeq} ${frame.reason}`;
+      return `GAP ${frame.symbol} from ${frame.fromSeq} ${frame.reason}`;
     case "LAGGED":
       return `LAGGED ${frame.droppedCount}`;
     case "HEARTBEAT":
@@ -100,14 +100,14 @@ function errorCodeOf(promiseOrFn: () => unknown): Promise<string> {
 }
 
 describe("marketdata quote streams", () => {
-  it("sends a SNAPSHOT first for every symbol, then UPDATEs with contiguous seqs", async () => {
+  it("sends a SNAPSHOT first for every quoted symbol, then UPDATEs with contiguous seqs (a never-quoted symbol starts at UPDATE 1)", async () => {
     const m = market();
     m.publishMany("AAPL", 3);
     const stream = await openQuoteStream(m.deps, { callerId: "alice", symbols: ["aapl", "MSFT"] });
     m.publish("AAPL");
     m.publish("MSFT");
     m.publish("SPY");
-    expect(pullDescribed(stream)).to.deep.equal(["SNAPSHOT AAPL@3", "SNAPSHOT MSFT@0 (no quote)", "UPDATE AAPL@4", "UPDATE MSFT@1"]);
+    expect(pullDescribed(stream)).to.deep.equal(["SNAPSHOT AAPL@3", "UPDATE AAPL@4", "UPDATE MSFT@1"]);
     expect(stream.streamId).to.equal("stream-1");
   });
 
@@ -197,7 +197,7 @@ describe("marketdata quote streams", () => {
     m.publishMany("AAPL", 10);
     const resumed = await openQuoteStream(m.deps, { callerId: "alice", symbols: ["AAPL"], resumeToken: token });
     m.publish("AAPL");
-    expect(pullDescribed(resumed)).to.deep.equal(["GAP AAPL 3-12 RETENTION_EXCEEDED", "SNAPSHOT AAPL@12", "UPDATE AAPL@13"]);
+    expect(pullDescribed(resumed)).to.deep.equal(["GAP AAPL from 3 BUFFER_EXPIRED", "SNAPSHOT AAPL@12", "UPDATE AAPL@13"]);
   });
 
   it("on resume after the producer restarted sends GAP with EPOCH_CHANGED and a snapshot in the new epoch", async () => {
@@ -212,7 +212,7 @@ describe("marketdata quote streams", () => {
     m.publishMany("AAPL", 2);
     const resumed = await openQuoteStream(m.deps, { callerId: "alice", symbols: ["AAPL"], resumeToken: token });
     const frames = pullAll(resumed);
-    expect(frames.map(describeFrame)).to.deep.equal(["GAP AAPL 1-2 EPOCH_CHANGED", "SNAPSHOT AAPL@2"]);
+    expect(frames.map(describeFrame)).to.deep.equal(["GAP AAPL from 3 EPOCH_CHANGED", "SNAPSHOT AAPL@2"]);
     expect(frames.every((frame) => frame.epoch === EPOCH + 1)).to.equal(true);
   });
 
@@ -257,29 +257,29 @@ describe("marketdata quote streams", () => {
     expect(updates).to.include("UPDATE MSFT@100");
   });
 
-  it("sends a HEARTBEAT with the latest seq per symbol and a token that resumes from what was sent", async () => {
+  it("sends one HEARTBEAT per request with the latest seq sent per symbol, and a token that resumes from what was sent", async () => {
     const m = market();
+    m.publishMany("MSFT", 2);
     const stream = await openQuoteStream(m.deps, { callerId: "alice", symbols: ["AAPL", "MSFT"] });
     m.publishMany("AAPL", 2);
-    expect(stream.pull()?.kind).to.equal("SNAPSHOT");
-    stream.requestHeartbeat((symbol) => m.fanout.latestSeq(symbol));
-    stream.requestHeartbeat((symbol) => m.fanout.latestSeq(symbol));
-    const heartbeat = stream.pull();
-    expect(describeFrame(heartbeat!)).to.equal("HEARTBEAT AAPL@2,MSFT@0");
-    if (heartbeat?.kind !== "HEARTBEAT") return;
-    expect([...decodeResumeToken(heartbeat.resumeToken).seqBySymbol]).to.deep.equal([["AAPL", 0], ["MSFT", 0]]);
-    expect(pullDescribed(stream)).to.deep.equal(["SNAPSHOT MSFT@0 (no quote)", "UPDATE AAPL@1", "UPDATE AAPL@2"]);
+    expect(describeFrame(stream.pull()!)).to.equal("SNAPSHOT MSFT@2");
+    stream.requestHeartbeat();
+    stream.requestHeartbeat();
+    expect(describeFrame(stream.pull()!)).to.equal("HEARTBEAT AAPL@0,MSFT@2");
+    expect([...decodeResumeToken(stream.resumeToken()).seqBySymbol]).to.deep.equal([["AAPL", 0], ["MSFT", 2]]);
+    expect(pullDescribed(stream)).to.deep.equal(["UPDATE AAPL@1", "UPDATE AAPL@2"]);
+    expect([...decodeResumeToken(stream.resumeToken()).seqBySymbol]).to.deep.equal([["AAPL", 2], ["MSFT", 2]]);
   });
 
   it("resyncs subscribers with GAP and SNAPSHOT when the bus loses a message", async () => {
     const m = market();
     const stream = await openQuoteStream(m.deps, { callerId: "alice", symbols: ["AAPL"] });
     m.deliverRaw("AAPL", 1);
-    expect(pullDescribed(stream)).to.deep.equal(["SNAPSHOT AAPL@0 (no quote)", "UPDATE AAPL@1"]);
+    expect(pullDescribed(stream)).to.deep.equal(["UPDATE AAPL@1"]);
     m.deliverRaw("AAPL", 4);
     m.deliverRaw("AAPL", 4);
     m.deliverRaw("AAPL", 5);
-    expect(pullDescribed(stream)).to.deep.equal(["GAP AAPL 2-4 BUS_GAP", "SNAPSHOT AAPL@4", "UPDATE AAPL@5"]);
+    expect(pullDescribed(stream)).to.deep.equal(["GAP AAPL from 2 BUS_GAP", "SNAPSHOT AAPL@4", "UPDATE AAPL@5"]);
   });
 
   it("restarts every symbol of a running stream from a snapshot when a new epoch appears on the bus", async () => {
@@ -292,9 +292,9 @@ describe("marketdata quote streams", () => {
     m.publish("AAPL");
     m.publish("MSFT");
     expect(pullDescribed(stream)).to.deep.equal([
-      "GAP AAPL 1-0 EPOCH_CHANGED",
+      "GAP AAPL from 3 EPOCH_CHANGED",
       "SNAPSHOT AAPL@0",
-      "GAP MSFT 1-0 EPOCH_CHANGED",
+      "GAP MSFT from 2 EPOCH_CHANGED",
       "SNAPSHOT MSFT@0",
       "UPDATE AAPL@1",
       "UPDATE MSFT@1",
@@ -302,18 +302,17 @@ describe("marketdata quote streams", () => {
     expect(stream.currentEpoch).to.equal(EPOCH + 5);
   });
 
-  it("ends every stream with a final frame carrying a resume token, before anything still queued", async () => {
+  it("ends every stream with a final frame, before anything still queued, resumable from what was sent", async () => {
     const m = market();
     const stream = await openQuoteStream(m.deps, { callerId: "alice", symbols: ["AAPL"] });
     m.publishMany("AAPL", 3);
-    expect(describeFrame(stream.pull()!)).to.equal("SNAPSHOT AAPL@0 (no quote)");
     expect(describeFrame(stream.pull()!)).to.equal("UPDATE AAPL@1");
     endAllQuoteStreams(m.deps, "SERVER_SHUTDOWN");
     const end = stream.pull();
     expect(end?.kind).to.equal("END");
     if (end?.kind !== "END") return;
     expect(end.reason).to.equal("SERVER_SHUTDOWN");
-    expect(decodeResumeToken(end.resumeToken).seqBySymbol.get("AAPL")).to.equal(1);
+    expect(decodeResumeToken(stream.resumeToken()).seqBySymbol.get("AAPL")).to.equal(1);
     expect(stream.pull()).to.equal(undefined);
     expect(stream.isFinished).to.equal(true);
   });

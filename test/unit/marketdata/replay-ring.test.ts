@@ -6,7 +6,7 @@ import { ReplayRing } from "../../../services/marketdata/domain/replay-ring";
 const EPOCH = 1000;
 function quote(symbol: string, seq: number, publishedAtMs: number, epoch = EPOCH): SequencedQuote {
   const price = new Decimal(100 + seq);
-  return { symbol, seq, epoch, publishedAtMs, bid: price, ask: price, last: price, bidSize: new Decimal(1), askSize: new Decimal(1), lastSize: new Decimal(1), exchangeTimeMs: publishedAtMs };
+  return { symbol, seq, epoch, publishedAtMs, bid: price, ask: price, last: price, bidSize: new Decimal(1), askSize: new Decimal(1), lastSize: new Decimal(1), volume: new Decimal(1), exchangeTimeMs: publishedAtMs };
 }
 
 describe("marketdata replay ring", () => {

@@ -1,15 +1,32 @@
 import { expect } from "chai";
 import { seedInstruments } from "../../../services/marketdata/domain/instrument-seed";
+import Decimal from "decimal.js";
+import type { Quote } from "../../../services/marketdata/domain/quote";
 import type { RawTick, TickValidationContext } from "../../../services/marketdata/domain/tick-validation";
 import { validateTick } from "../../../services/marketdata/domain/tick-validation";
 
 const NOW_MS = Date.parse("2026-01-13T15:00:00Z");
 const bySymbol = new Map(seedInstruments().map((instrument) => [instrument.symbol, instrument]));
 
+/** The latest accepted quote per symbol, given by its exchange time (last 175.00, volume 1000). */
 function context(latest: Record<string, number> = {}): TickValidationContext {
+  const latestQuote = (symbol: string): Quote | undefined =>
+    latest[symbol] === undefined
+      ? undefined
+      : {
+          symbol,
+          bid: new Decimal("174.99"),
+          ask: new Decimal("175.01"),
+          last: new Decimal("175.00"),
+          bidSize: new Decimal(0),
+          askSize: new Decimal(0),
+          lastSize: new Decimal(0),
+          volume: new Decimal(1000),
+          exchangeTimeMs: latest[symbol]!,
+        };
   return {
     instrumentFor: (symbol) => bySymbol.get(symbol),
-    latestExchangeTimeMs: (symbol) => latest[symbol],
+    latestQuote,
     nowMs: NOW_MS,
     maxTickAgeMs: 60_000,
     maxClockSkewMs: 2_000,
@@ -43,15 +60,29 @@ describe("marketdata tick validation", () => {
     expect(result.quote.bid.toString()).to.equal("175.49");
     expect(result.quote.last?.toString()).to.equal("175.5");
     expect(result.quote.lastSize.toString()).to.equal("100");
+    expect(result.quote.volume.toString()).to.equal("100");
     expect(result.quote.exchangeTimeMs).to.equal(NOW_MS - 10);
   });
 
-  it("accepts a quote-only tick without a last trade, with zero sizes where none were sent", () => {
-    const result = validateTick({ symbol: "BTC", bid: "64250.00", ask: "64250.50", exchangeTimeMs: NOW_MS }, context());
+  it("keeps the previous last price for a quote-only tick and zero sizes where none were sent", () => {
+    const result = validateTick({ symbol: "AAPL", bid: "175.10", ask: "175.20", exchangeTimeMs: NOW_MS }, context({ AAPL: NOW_MS - 100 }));
     expect(result.ok).to.equal(true);
     if (!result.ok) return;
-    expect(result.quote.last).to.equal(undefined);
+    expect(result.quote.last.toString()).to.equal("175");
     expect(result.quote.bidSize.isZero()).to.equal(true);
+    expect(result.quote.volume.toString()).to.equal("1000");
+  });
+
+  it("requires a last price on a symbol's first tick", () => {
+    expect(rejectionOf(tick({ last: "" }))).to.deep.equal({ code: "MISSING_PRICE", field: "last", message: "last is required" });
+  });
+
+  it("accumulates the day's volume and restarts it on a new UTC day", () => {
+    const sameDay = validateTick(tick({ lastSize: "25" }), context({ AAPL: NOW_MS - 1_000 }));
+    expect(sameDay.ok && sameDay.quote.volume.toString()).to.equal("1025");
+    const midnight = Date.parse("2026-01-14T00:00:00Z");
+    const nextDay = validateTick(tick({ lastSize: "25", exchangeTimeMs: midnight }), { ...context({ AAPL: midnight - 1 }), nowMs: midnight });
+    expect(nextDay.ok && nextDay.quote.volume.toString()).to.equal("25");
   });
 
   it("rejects an unknown symbol", () => {
@@ -112,14 +143,15 @@ describe("marketdata tick validation", () => {
     expect(rejectionOf(tick({ lastSize: "-5" }))).to.include({ code: "NEGATIVE_SIZE", field: "last_size" });
   });
 
-  it("rejects a tick older than the newest accepted one for the symbol, but not one with the same time", () => {
+  it("rejects a tick not newer than the latest accepted one for the symbol, so a re-sent tick is not counted twice", () => {
     const latest = { AAPL: NOW_MS - 5 };
     const stale = rejectionOf(tick({ exchangeTimeMs: NOW_MS - 6 }), latest);
     expect(stale.code).to.equal("STALE_TIMESTAMP");
     expect(stale.message).to.equal(
-      "timestamp 2026-01-13T14:59:59.994Z is older than the latest accepted tick for AAPL (2026-01-13T14:59:59.995Z)",
+      "timestamp 2026-01-13T14:59:59.994Z is not newer than the latest accepted tick for AAPL (2026-01-13T14:59:59.995Z)",
     );
-    expect(validateTick(tick({ exchangeTimeMs: NOW_MS - 5 }), context(latest)).ok).to.equal(true);
+    expect(rejectionOf(tick({ exchangeTimeMs: NOW_MS - 5 }), latest).code).to.equal("STALE_TIMESTAMP");
+    expect(validateTick(tick({ exchangeTimeMs: NOW_MS - 4 }), context(latest)).ok).to.equal(true);
   });
 
   it("rejects ticks too old to matter, too far in the future, or without a timestamp", () => {
