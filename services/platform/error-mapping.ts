@@ -119,11 +119,23 @@ export function createErrorMappingMiddleware(options: ErrorMappingOptions): Serv
     try {
       return yield* call.next(call.request, context);
     } catch (error) {
+      // Once the client has gone (cancelled, deadline passed) nobody reads the status, and a handler failing because
+      // its work was aborted is expected rather than a bug: report a plain cancellation.
+      if (context.signal.aborted && !(error instanceof ServerError)) {
+        logger.debug('call ended after cancellation', { method: call.method.path, err: error });
+        throw cancelled();
+      }
       throw toServerError(error, call.method.path, logger);
     }
   };
   // errorDetailsServerMiddleware writes the details of a RichServerError into the grpc-status-details-bin trailer.
   return composeServerMiddleware(errorDetailsServerMiddleware, mapping);
+}
+
+function cancelled(): Error {
+  const error = new Error('the call was cancelled');
+  error.name = 'AbortError';
+  return error;
 }
 
 function toServerError(error: unknown, path: string, logger: Logger): unknown {
