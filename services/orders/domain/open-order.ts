@@ -51,6 +51,8 @@ export function openOrder(
     toStatus: "PENDING_NEW",
     reason: "SUBMITTED",
     fill: null,
+    filledQuantityAfter: order.filledQuantity,
+    filledAmountAfter: order.filledAmount,
     occurredAt: now,
   };
   return { order, event };

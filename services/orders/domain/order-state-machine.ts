@@ -109,6 +109,8 @@ export function transition(order: Order, input: TransitionInput): Transitioned {
     toStatus: input.to,
     reason: input.reason,
     fill,
+    filledQuantityAfter: filledQuantity,
+    filledAmountAfter: filledAmount,
     occurredAt: input.at,
   };
   return { order: next, event };

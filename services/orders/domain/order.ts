@@ -145,6 +145,9 @@ export interface OrderEvent {
   toStatus: OrderStatus;
   reason: OrderReason;
   fill: OrderFill | null;
+  /** The order's filled totals right after this event (what the event log replays the order's progress from). */
+  filledQuantityAfter: Decimal;
+  filledAmountAfter: Decimal;
   occurredAt: Date;
 }
 

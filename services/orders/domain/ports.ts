@@ -81,8 +81,17 @@ export interface OrderStore {
   /** Remembers that a STOP_LIMIT order's trigger was hit (no event: the status does not change). */
   markStopTriggered(orderId: string, expectedVersion: number): Promise<void>;
   list(query: OrderQuery): Promise<{ orders: Order[]; nextPageToken: string | null }>;
-  /** Events of a portfolio with seq > sinceSeq, ascending, at most `limit`. */
-  eventsSince(portfolioId: string, sinceSeq: number, limit: number): Promise<OrderEvent[]>;
+  /** Events of a portfolio with seq > sinceSeq, ascending, at most `limit`, each with the order as it was right
+   * after the event. */
+  eventsSince(portfolioId: string, sinceSeq: number, limit: number): Promise<EventWithOrder[]>;
+  /** Latest seq of a portfolio (0 without events). */
+  latestSeq(portfolioId: string): Promise<number>;
+}
+
+/** One entry of the event log with the order as it stood right after it. */
+export interface EventWithOrder {
+  event: OrderEvent;
+  order: Order;
 }
 
 /** Time and ids, injected so tests are deterministic. */

@@ -4,6 +4,7 @@ import type { Order, OrderEvent } from "../../../services/orders/domain/order";
 import type { MarketSnapshot } from "../../../services/orders/domain/market-snapshot";
 import type {
   AccountingPort,
+  EventWithOrder,
   IdempotencyKeys,
   KeyClaim,
   MarketDataPort,
@@ -69,8 +70,15 @@ export class InMemoryOrders implements OrderStore, IdempotencyKeys {
     return { orders: orders.slice(0, query.pageSize), nextPageToken: null };
   }
 
-  async eventsSince(portfolioId: string, sinceSeq: number, limit: number): Promise<OrderEvent[]> {
-    return this.events.filter((e) => e.portfolioId === portfolioId && e.seq > sinceSeq).slice(0, limit);
+  async eventsSince(portfolioId: string, sinceSeq: number, limit: number): Promise<EventWithOrder[]> {
+    return this.events
+      .filter((e) => e.portfolioId === portfolioId && e.seq > sinceSeq)
+      .slice(0, limit)
+      .map((event) => ({ event, order: this.orders.get(event.orderId) as Order }));
+  }
+
+  async latestSeq(portfolioId: string): Promise<number> {
+    return this.seqs.get(portfolioId) ?? 0;
   }
 
   private append(events: readonly OrderEvent[]): OrderEvent[] {

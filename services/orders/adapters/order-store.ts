@@ -1,0 +1,412 @@
+// Orders, the per-portfolio event log and the outbox in Postgres (knex + pg; the same code runs on the embedded
+// server). Every write is one short transaction; SQL is written out so the reader sees what runs.
+import Decimal from "decimal.js";
+import type { Knex } from "knex";
+import { enqueue } from "../../platform/outbox";
+import type { OutgoingMessage } from "../../platform/messaging";
+import { type Order, type OrderEvent, type OrderReason, type OrderStatus } from "../domain/order";
+import { fillIdOf, isTerminal } from "../domain/order-state-machine";
+import { invalidField } from "../domain/order-error";
+import type { EventWithOrder, OrderStore } from "../domain/ports";
+import { executeMessage, transitionMessages } from "./order-messages";
+
+/** Options of the Postgres order store. */
+export interface PgOrderStoreOptions {
+  knex: Knex;
+  schema: string;
+  /** Called after a transaction that wrote outbox rows committed (kicks the relay). */
+  onOutboxCommitted?: () => void;
+}
+
+/** Creates the Postgres-backed OrderStore. */
+export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
+  const { knex, schema } = options;
+  const t = (name: string) => `${schema}.${name}`;
+  const kick = () => options.onOutboxCommitted?.();
+
+  async function appendEvents(trx: Knex.Transaction, events: readonly OrderEvent[]): Promise<OrderEvent[]> {
+    if (events.length === 0) return [];
+    const portfolioId = events[0].portfolioId;
+    // The upsert takes the portfolio's counter row lock until commit: seqs are contiguous and in commit order.
+    const counter = await raw<{ rows: { last_seq: string }[] }>(
+      trx,
+      `insert into ?? as s (portfolio_id, last_seq) values (?, ?)
+       on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
+       returning last_seq`,
+      [t("portfolio_seqs"), portfolioId, events.length],
+    );
+    const first = Number(counter.rows[0].last_seq) - events.length + 1;
+    const stored = events.map((event, i) => ({ ...event, seq: first + i }));
+    await raw(
+      trx,
+      `insert into ?? (portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id,
+         fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at)
+       select * from unnest(?::text[], ?::bigint[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::uuid[],
+         ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])`,
+      [
+        t("order_events"),
+        stored.map((e) => e.portfolioId),
+        stored.map((e) => e.seq),
+        stored.map((e) => e.orderId),
+        stored.map((e) => e.orderVersion),
+        stored.map((e) => e.fromStatus),
+        stored.map((e) => e.toStatus),
+        stored.map((e) => e.reason),
+        stored.map((e) => e.fill?.fillId ?? null),
+        stored.map((e) => e.fill?.quantity.toFixed() ?? null),
+        stored.map((e) => e.fill?.price.toFixed() ?? null),
+        stored.map((e) => e.filledQuantityAfter.toFixed()),
+        stored.map((e) => e.filledAmountAfter.toFixed()),
+        stored.map((e) => e.occurredAt.toISOString()),
+      ],
+    );
+    return stored;
+  }
+
+  async function outbox(trx: Knex.Transaction, messages: readonly OutgoingMessage[]): Promise<void> {
+    await enqueue(trx, schema, messages);
+  }
+
+  return {
+    async create(order, event) {
+      const created = await knex.transaction(async (trx) => {
+        const inserted = await raw<{ rows: unknown[] }>(
+          trx,
+          `insert into ?? (id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
+             limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
+             market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
+             expires_at, idempotency_key, last_reason, created_at, updated_at, done_at)
+           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           on conflict (id) do nothing
+           returning id`,
+          [
+            t("orders"),
+            order.id,
+            order.portfolioId,
+            order.symbol,
+            order.securityId,
+            order.side,
+            order.type,
+            order.timeInForce,
+            order.quantity?.toFixed() ?? null,
+            order.notional?.toFixed() ?? null,
+            order.limitPrice?.toFixed() ?? null,
+            order.stopPrice?.toFixed() ?? null,
+            order.status,
+            order.version,
+            order.filledQuantity.toFixed(),
+            order.filledAmount.toFixed(),
+            order.stopTriggered,
+            order.marketPriceAtSubmission.toFixed(),
+            order.lotSize.toFixed(),
+            order.currency,
+            order.reservation.id,
+            order.reservation.asset,
+            order.reservation.amount.toFixed(),
+            order.expiresAt,
+            order.idempotencyKey,
+            order.lastReason,
+            order.createdAt,
+            order.updatedAt,
+            order.doneAt,
+          ],
+        );
+        // An earlier attempt with this order id committed (its answer was lost): that order is the answer.
+        if (inserted.rows.length === 0) return false;
+        await appendEvents(trx, [event]);
+        await raw(
+      trx,
+          "update ?? set completed_at = now() where portfolio_id = ? and idempotency_key = ? and order_id = ?",
+          [t("idempotency_keys"), order.portfolioId, order.idempotencyKey, order.id],
+        );
+        await outbox(trx, [executeMessage(order)]);
+        return true;
+      });
+      if (created) {
+        kick();
+        return order;
+      }
+      const existing = await this.find(order.id);
+      if (existing === null) throw new Error(`order ${order.id} vanished after a conflicting insert`);
+      return existing;
+    },
+
+    async find(orderId) {
+      if (!UUID.test(orderId)) return null;
+      const result = await raw<{ rows: OrderRow[] }>(knex, "select * from ?? where id = ?", [t("orders"), orderId]);
+      return result.rows.length === 0 ? null : orderFromRow(result.rows[0]);
+    },
+
+    async transition(expectedVersion, next, events) {
+      const written = await knex.transaction(async (trx) => {
+        const updated = await raw<{ rowCount: number }>(
+          trx,
+          `update ?? set status = ?, version = ?, filled_quantity = ?, filled_amount = ?, stop_triggered = ?,
+             last_reason = ?, updated_at = ?, done_at = ?
+           where id = ? and version = ?`,
+          [
+            t("orders"),
+            next.status,
+            next.version,
+            next.filledQuantity.toFixed(),
+            next.filledAmount.toFixed(),
+            next.stopTriggered,
+            next.lastReason,
+            next.updatedAt,
+            next.doneAt,
+            next.id,
+            expectedVersion,
+          ],
+        );
+        if (updated.rowCount === 0) return null;
+        const stored = await appendEvents(trx, events);
+        await outbox(trx, transitionMessages(next, events));
+        return stored;
+      });
+      if (written !== null) kick();
+      return written;
+    },
+
+    async markStopTriggered(orderId, expectedVersion) {
+      await raw(knex, "update ?? set stop_triggered = true where id = ? and version = ?", [
+        t("orders"),
+        orderId,
+        expectedVersion,
+      ]);
+    },
+
+    async list(query) {
+      const cursor = query.pageToken === null ? null : decodeCursor(query.pageToken);
+      if (query.pageToken !== null && cursor === null) throw invalidField("page_token", "page_token is not valid");
+      const result = await raw<{ rows: OrderRow[] }>(
+        knex,
+        `select * from ??
+         where portfolio_id = any(?::text[])
+           and (cardinality(?::text[]) = 0 or status = any(?::text[]))
+           and (?::text is null or symbol = ?)
+           and (?::timestamptz is null or created_at >= ?)
+           and (?::timestamptz is null or created_at < ?)
+           and (?::timestamptz is null or (created_at, id) < (?::timestamptz, ?::uuid))
+         order by created_at desc, id desc
+         limit ?`,
+        [
+          t("orders"),
+          query.portfolioIds,
+          query.statuses,
+          query.statuses,
+          query.symbol,
+          query.symbol,
+          query.createdFrom,
+          query.createdFrom,
+          query.createdTo,
+          query.createdTo,
+          cursor?.createdAt ?? null,
+          cursor?.createdAt ?? null,
+          cursor?.id ?? null,
+          query.pageSize + 1,
+        ],
+      );
+      const rows = result.rows.slice(0, query.pageSize);
+      const orders = rows.map(orderFromRow);
+      const last = orders[orders.length - 1];
+      const more = result.rows.length > query.pageSize && last !== undefined;
+      return { orders, nextPageToken: more ? encodeCursor(last.createdAt, last.id) : null };
+    },
+
+    async eventsSince(portfolioId, sinceSeq, limit) {
+      const result = await raw<{ rows: (OrderRow & EventRow)[] }>(
+        knex,
+        `select o.*, e.seq, e.order_version, e.from_status, e.to_status, e.reason, e.fill_id, e.fill_quantity,
+           e.fill_price, e.filled_quantity_after, e.filled_amount_after, e.occurred_at
+         from ?? e join ?? o on o.id = e.order_id
+         where e.portfolio_id = ? and e.seq > ?
+         order by e.seq
+         limit ?`,
+        [t("order_events"), t("orders"), portfolioId, sinceSeq, limit],
+      );
+      return result.rows.map(eventWithOrderFromRow);
+    },
+
+    async latestSeq(portfolioId) {
+      const result = await raw<{ rows: { last_seq: string }[] }>(
+        knex,
+        "select last_seq from ?? where portfolio_id = ?",
+        [t("portfolio_seqs"), portfolioId],
+      );
+      return result.rows.length === 0 ? 0 : Number(result.rows[0].last_seq);
+    },
+  };
+}
+
+/** Ids of working orders on a symbol (NEW or PARTIALLY_FILLED), for the quote watcher. */
+export async function workingOrderIds(knex: Knex, schema: string, symbols: readonly string[], limit: number): Promise<string[]> {
+  const result = await raw<{ rows: { id: string }[] }>(
+    knex,
+    `select id from ?? where status in ('NEW', 'PARTIALLY_FILLED') and symbol = any(?::text[])
+     order by created_at limit ?`,
+    [`${schema}.orders`, symbols, limit],
+  );
+  return result.rows.map((row) => row.id);
+}
+
+/** Ids of orders whose DAY expiry has passed while they still work, for the expiry sweep. */
+export async function expiredOrderIds(knex: Knex, schema: string, now: Date, limit: number): Promise<string[]> {
+  const result = await raw<{ rows: { id: string }[] }>(
+    knex,
+    `select id from ?? where status in ('PENDING_NEW', 'NEW', 'PARTIALLY_FILLED') and expires_at <= ?
+     order by expires_at limit ?`,
+    [`${schema}.orders`, now, limit],
+  );
+  return result.rows.map((row) => row.id);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface OrderRow {
+  id: string;
+  portfolio_id: string;
+  symbol: string;
+  security_id: string;
+  side: Order["side"];
+  type: Order["type"];
+  time_in_force: Order["timeInForce"];
+  quantity: string | null;
+  notional: string | null;
+  limit_price: string | null;
+  stop_price: string | null;
+  status: OrderStatus;
+  version: number;
+  filled_quantity: string;
+  filled_amount: string;
+  stop_triggered: boolean;
+  market_price_at_submission: string;
+  lot_size: string;
+  currency: string;
+  reservation_id: string;
+  reservation_asset: "CASH" | "SECURITY";
+  reserved_amount: string;
+  expires_at: Date | null;
+  idempotency_key: string;
+  last_reason: OrderReason;
+  created_at: Date;
+  updated_at: Date;
+  done_at: Date | null;
+}
+
+interface EventRow {
+  seq: string;
+  order_version: number;
+  from_status: OrderStatus | null;
+  to_status: OrderStatus;
+  reason: OrderReason;
+  fill_id: string | null;
+  fill_quantity: string | null;
+  fill_price: string | null;
+  filled_quantity_after: string;
+  filled_amount_after: string;
+  occurred_at: Date;
+}
+
+const dec = (value: string | null): Decimal | null => (value === null ? null : new Decimal(value));
+
+function orderFromRow(row: OrderRow): Order {
+  return {
+    id: row.id,
+    portfolioId: row.portfolio_id,
+    symbol: row.symbol,
+    securityId: row.security_id,
+    side: row.side,
+    type: row.type,
+    timeInForce: row.time_in_force,
+    quantity: dec(row.quantity),
+    notional: dec(row.notional),
+    limitPrice: dec(row.limit_price),
+    stopPrice: dec(row.stop_price),
+    status: row.status,
+    version: row.version,
+    filledQuantity: new Decimal(row.filled_quantity),
+    filledAmount: new Decimal(row.filled_amount),
+    stopTriggered: row.stop_triggered,
+    marketPriceAtSubmission: new Decimal(row.market_price_at_submission),
+    lotSize: new Decimal(row.lot_size),
+    currency: row.currency,
+    reservation: { id: row.reservation_id, asset: row.reservation_asset, amount: new Decimal(row.reserved_amount) },
+    expiresAt: row.expires_at,
+    idempotencyKey: row.idempotency_key,
+    lastReason: row.last_reason,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    doneAt: row.done_at,
+  };
+}
+
+function eventWithOrderFromRow(row: OrderRow & EventRow): EventWithOrder {
+  const current = orderFromRow(row);
+  const filledQuantity = new Decimal(row.filled_quantity_after);
+  const filledAmount = new Decimal(row.filled_amount_after);
+  // The order as it stood right after this event: static fields from the row, progress from the event.
+  const order: Order = {
+    ...current,
+    status: row.to_status,
+    version: row.order_version,
+    filledQuantity,
+    filledAmount,
+    lastReason: row.reason,
+    updatedAt: row.occurred_at,
+    doneAt: isTerminal(row.to_status) ? row.occurred_at : null,
+  };
+  const fillQuantity = dec(row.fill_quantity);
+  const fillPrice = dec(row.fill_price);
+  const event: OrderEvent = {
+    seq: Number(row.seq),
+    orderId: row.id,
+    portfolioId: row.portfolio_id,
+    orderVersion: row.order_version,
+    fromStatus: row.from_status,
+    toStatus: row.to_status,
+    reason: row.reason,
+    fill:
+      fillQuantity !== null && fillPrice !== null
+        ? {
+            fillId: row.fill_id ?? fillIdOf(row.id, row.order_version),
+            orderId: row.id,
+            portfolioId: row.portfolio_id,
+            symbol: row.symbol,
+            securityId: row.security_id,
+            side: row.side,
+            quantity: fillQuantity,
+            price: fillPrice,
+            amount: fillQuantity.times(fillPrice),
+            currency: row.currency,
+            reservationId: row.id,
+            executedAt: row.occurred_at,
+          }
+        : null,
+    filledQuantityAfter: filledQuantity,
+    filledAmountAfter: filledAmount,
+    occurredAt: row.occurred_at,
+  };
+  return { event, order };
+}
+
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString("base64url");
+}
+
+function decodeCursor(token: string): { createdAt: string; id: string } | null {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as [string, string];
+    if (typeof createdAt !== "string" || typeof id !== "string" || !UUID.test(id)) return null;
+    if (Number.isNaN(Date.parse(createdAt))) return null;
+    return { createdAt, id };
+  } catch {
+    return null;
+  }
+}
+
+
+/** knex.raw with loosely typed bindings: arrays of nullable values for unnest() are fine for pg but not for knex's
+ * binding type. */
+function raw<T = unknown>(db: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[]): Promise<T> {
+  return db.raw(sql, bindings as Knex.RawBinding[]) as unknown as Promise<T>;
+}

@@ -1,0 +1,129 @@
+import { expect } from "chai";
+import { randomUUID } from "node:crypto";
+import { createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
+import { createPgIdempotencyKeys } from "../../../services/orders/adapters/idempotency-keys";
+import { createPgOrderStore } from "../../../services/orders/adapters/order-store";
+import { transitionAll } from "../../../services/orders/domain/order-state-machine";
+import type { IdempotencyKeys, OrderStore } from "../../../services/orders/domain/ports";
+import { d, NOW, pendingOrder, PORTFOLIO } from "../../unit/orders/fixtures";
+
+describe("orders adapters: Postgres order store and idempotency keys", function () {
+  this.timeout(60_000);
+  let testDb: TestDatabase;
+  let db: Database;
+  let store: OrderStore;
+  let keys: IdempotencyKeys;
+
+  before(async () => {
+    testDb = await createTestDatabase();
+    db = await openDatabase({ url: testDb.url, schema: "orders", migrationsDir: "services/orders/migrations", poolMax: 8 });
+    store = createPgOrderStore({ knex: db.knex, schema: "orders" });
+    keys = createPgIdempotencyKeys({ knex: db.knex, schema: "orders", leaseMs: 10_000 });
+  });
+
+  after(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  function newOrder(key: string) {
+    const order = { ...pendingOrder({ idempotencyKey: key }), id: randomUUID() };
+    return { order, event: firstEvent(order) };
+  }
+
+  function firstEvent(order: ReturnType<typeof pendingOrder>) {
+    return {
+      seq: 0,
+      orderId: order.id,
+      portfolioId: order.portfolioId,
+      orderVersion: 1,
+      fromStatus: null,
+      toStatus: "PENDING_NEW" as const,
+      reason: "SUBMITTED" as const,
+      fill: null,
+      filledQuantityAfter: d(0),
+      filledAmountAfter: d(0),
+      occurredAt: NOW,
+    };
+  }
+
+  it("stores an order with exact decimals and reads it back", async () => {
+    const { order, event } = newOrder("store-1");
+    await store.create(order, event);
+    const found = await store.find(order.id);
+    expect(found?.quantity?.toFixed()).to.equal("10");
+    expect(found?.marketPriceAtSubmission.toFixed()).to.equal("100");
+    expect(found?.reservation.amount.toFixed()).to.equal(order.reservation.amount.toFixed());
+    expect(found?.expiresAt?.toISOString()).to.equal(order.expiresAt?.toISOString());
+  });
+
+  it("returns the stored order when the same order id is written twice", async () => {
+    const { order, event } = newOrder("store-2");
+    await store.create(order, event);
+    const again = await store.create({ ...order, lastReason: "RESTING" }, event);
+    expect(again.lastReason).to.equal("SUBMITTED");
+  });
+
+  it("appends transitions with contiguous per-portfolio seqs and refuses a stale version", async () => {
+    const { order, event } = newOrder("store-3");
+    await store.create(order, event);
+    const { order: next, events } = transitionAll(order, [
+      { to: "PARTIALLY_FILLED", reason: "PARTIAL_LIQUIDITY", at: NOW, fill: { quantity: d(4), price: d("100.05") } },
+      { to: "CANCELED", reason: "IOC_REMAINDER", at: NOW },
+    ]);
+    const written = await store.transition(1, next, events);
+    expect(written?.map((e) => e.seq)).to.have.length(2);
+    expect(await store.transition(1, next, events)).to.equal(null);
+    const log = await store.eventsSince(PORTFOLIO, 0, 100);
+    expect(log.map((e) => e.event.seq)).to.deep.equal(log.map((_, i) => i + 1));
+    const fillEntry = log.find((e) => e.event.fill !== null);
+    expect(fillEntry?.order.status).to.equal("PARTIALLY_FILLED");
+    expect(fillEntry?.order.filledQuantity.toFixed()).to.equal("4");
+    expect(fillEntry?.event.fill?.price.toFixed()).to.equal("100.05");
+    expect(await store.latestSeq(PORTFOLIO)).to.equal(log.length);
+  });
+
+  it("pages ListOrders newest first without repeating or skipping orders", async () => {
+    const seen: string[] = [];
+    let token: string | null = null;
+    do {
+      const page: Awaited<ReturnType<OrderStore["list"]>> = await store.list({
+        portfolioIds: [PORTFOLIO],
+        statuses: [],
+        symbol: null,
+        createdFrom: null,
+        createdTo: null,
+        pageToken: token,
+        pageSize: 2,
+      });
+      seen.push(...page.orders.map((o) => o.id));
+      token = page.nextPageToken;
+    } while (token !== null);
+    expect(seen).to.have.length(3);
+    expect(new Set(seen).size).to.equal(3);
+  });
+
+  it("lets exactly one of many concurrent claims of one key win", async () => {
+    const claims = await Promise.all(
+      Array.from({ length: 50 }, () => keys.claim(PORTFOLIO, "race-key", "fp", randomUUID())),
+    );
+    expect(claims.filter((c) => c.kind === "claimed")).to.have.length(1);
+    expect(claims.filter((c) => c.kind === "in_flight")).to.have.length(49);
+  });
+
+  it("reports a completed key with its order id and fingerprint, and forgets an unfinished claim", async () => {
+    const claim = await keys.claim(PORTFOLIO, "done-key", "fp-1", randomUUID());
+    expect(claim.kind).to.equal("claimed");
+    const orderId = (claim as { orderId: string }).orderId;
+    const { order, event } = newOrder("done-key");
+    await store.create({ ...order, id: orderId }, { ...event, orderId });
+    expect(await keys.claim(PORTFOLIO, "done-key", "fp-2", randomUUID())).to.deep.equal({
+      kind: "completed",
+      fingerprint: "fp-1",
+      orderId,
+    });
+    const other = await keys.claim(PORTFOLIO, "forget-key", "fp", randomUUID());
+    await keys.forget(PORTFOLIO, "forget-key", (other as { orderId: string }).orderId);
+    expect((await keys.claim(PORTFOLIO, "forget-key", "fp-new", randomUUID())).kind).to.equal("claimed");
+  });
+});
