@@ -1,7 +1,11 @@
 import { expect } from "chai";
+import { context, trace } from "@opentelemetry/api";
+import { createClientFactory } from "nice-grpc";
 import { ClientError } from "nice-grpc-common";
+import { AccountingServiceDefinition } from "../../../generated/tradeplane/accounting/v1/accounting_service";
 import { createHttpServer, type TradeplaneHttpServer } from "../../../services/platform/http-server";
 import { createLogger } from "../../../services/platform/logger";
+import { setupTelemetry, telemetryClientMiddleware } from "../../../services/platform/telemetry";
 import { bearer, startHarness, type Harness } from "./grpc-fixture";
 
 function counterValue(text: string, name: string, labels: Record<string, string>): number {
@@ -14,11 +18,14 @@ describe("gRPC platform: metrics and the HTTP side server", () => {
   let h: Harness;
   let http: TradeplaneHttpServer;
   let base: string;
+  let handlerTraceId: string | undefined;
 
   before(async () => {
+    setupTelemetry({ serviceName: "test", exporter: "none" });
     h = await startHarness({
       accounting: {
         async getBalance(request) {
+          handlerTraceId = trace.getActiveSpan()?.spanContext().traceId;
           return { balance: { id: "1", portfolioId: request.portfolioId, securityId: "", quantityLong: "1", quantityShort: "0", version: 1, quantityReserved: "0", quantityAvailable: "1" } };
         },
       },
@@ -59,6 +66,15 @@ describe("gRPC platform: metrics and the HTTP side server", () => {
     expect(counterValue(text, "grpc_server_started_total", labels) - counterValue(before, "grpc_server_started_total", labels)).to.equal(2);
     expect(text).to.match(/grpc_server_handling_seconds_bucket\{[^}]*grpc_method="GetBalance"[^}]*grpc_code="OK"[^}]*\} \d+/);
     expect(text).to.contain("process_cpu_user_seconds_total");
+  });
+
+  it("continues the caller's trace in the handler", async () => {
+    const client = createClientFactory().use(telemetryClientMiddleware()).create(AccountingServiceDefinition, h.channel);
+    const span = trace.getTracer("test").startSpan("caller");
+    const token = await h.token();
+    await context.with(trace.setSpan(context.active(), span), () => client.getBalance({ portfolioId: "P1" }, bearer(token)));
+    span.end();
+    expect(handlerTraceId).to.equal(span.spanContext().traceId);
   });
 
   it("serves /healthz from the gRPC health: 200 while serving, 503 once draining", async () => {
