@@ -37,6 +37,8 @@ export interface LedgerChanges {
   state: LedgerState;
   reservations: Reservation[];
   cashMovements: CashMovement[];
+  /** Tickers learned on the way (fills carry both ids), so summaries can price by symbol. */
+  securitySymbols?: { securityId: string; symbol: string }[];
 }
 
 /**

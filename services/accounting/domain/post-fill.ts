@@ -67,6 +67,7 @@ export async function postFill(deps: { withLedgerSession: WithLedgerSession; now
       state: posted.state,
       reservations: consumption ? [consumption.reservation] : [],
       cashMovements: [],
+      securitySymbols: [{ securityId: fill.securityId, symbol: fill.symbol }],
     });
     return { kind: "POSTED", transaction: outcome.transaction };
   });

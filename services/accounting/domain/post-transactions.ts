@@ -167,9 +167,9 @@ function uniqueSecurityKeys(transactions: ValidTransaction[]): { portfolioId: st
   return [...keys.values()];
 }
 
-/** successRate = successful / totalRequested × 100, 0 for an empty total, as the reference computes it. */
+/** successRate = successful × 100 / totalRequested (2 of 3 gives the reference's 66.66666666666667), 0 for none. */
 export function summarize(items: ItemResult[]): BatchSummary {
   const successful = items.filter((item) => item.ok).length;
   const total = items.length;
-  return { totalRequested: total, successful, failed: total - successful, successRate: total === 0 ? 0 : (successful / total) * 100 };
+  return { totalRequested: total, successful, failed: total - successful, successRate: total === 0 ? 0 : (successful * 100) / total };
 }

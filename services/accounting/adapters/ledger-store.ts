@@ -1,0 +1,439 @@
+// The ledger in Postgres: one knex transaction per unit of work, portfolio advisory locks, and every write as
+// one set-based statement per table (unnest of column arrays), so a 1,000-item batch costs a handful of round
+// trips rather than thousands.
+import Decimal from "decimal.js";
+import type { Knex } from "knex";
+import { AccountingError } from "../domain/accounting-error";
+import type { CashMovement, CashMovementKind } from "../domain/cash-movements";
+import type { LedgerChanges, LedgerSession, SecurityKey, StoredTransaction, WithLedgerSession } from "../domain/ledger-session";
+import { balanceKey, bookKey, createLedgerState, parseBookKey, type BalanceRow } from "../domain/ledger-state";
+import { dec } from "../domain/money";
+import type { Reservation, ReservationStatus } from "../domain/reservation";
+import type { BookSide, CostBasisMethod, TaxLot } from "../domain/tax-lots";
+import type { TransactionStatus, TransactionType } from "../domain/transaction-type";
+
+/** Postgres unique_violation: a concurrent writer took a source id or an order id first. */
+const UNIQUE_VIOLATION = "23505";
+
+/** "YYYY-MM-DD" from the DATE parser, back to the GlobeCo "YYYYMMDD". */
+export function fromSqlDate(value: string): string {
+  return value.replace(/-/g, "");
+}
+
+/** Builds the accounting unit of work over one knex pool and schema. */
+export function createLedgerStore(knex: Knex, schema: string): WithLedgerSession {
+  return <T>(work: (session: LedgerSession) => Promise<T>) =>
+    knex
+      .transaction((trx) => work(createSession(trx, schema)))
+      .catch((error: unknown) => {
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+          throw new AccountingError("CONCURRENT_MODIFICATION", "a concurrent request stored the same key first", [], {}, { cause: error });
+        }
+        throw error;
+      });
+}
+
+function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
+  const t = (name: string) => `${schema}.${name}`;
+  // Balance ids of the rows loadState found, so save knows which rows to update and which to insert.
+  const loadedBalanceIds = new Map<string, string>();
+
+  return {
+    async lockPortfolios(portfolioIds) {
+      if (portfolioIds.length === 0) return;
+      // Sorted, in one statement: two sessions always take their locks in the same order, so they cannot deadlock.
+      await raw(trx, 
+        `select pg_advisory_xact_lock(k) from (
+           select distinct hashtextextended('tradeplane.accounting.portfolio:' || p, 0) as k from unnest(?::text[]) p order by 1
+         ) locks`,
+        [[...new Set(portfolioIds)]],
+      );
+    },
+
+    async findExistingSourceIds(sourceIds) {
+      if (sourceIds.length === 0) return new Map();
+      const { rows } = await raw(trx, `select source_id, id from ?? where source_id = any(?::text[])`, [t("transactions"), sourceIds]);
+      return new Map((rows as { source_id: string; id: string }[]).map((r) => [r.source_id, r.id]));
+    },
+
+    async loadState(portfolioIds, securities) {
+      const state = createLedgerState();
+      if (portfolioIds.length === 0 && securities.length === 0) return state;
+      const pids = securities.map((s) => s.portfolioId);
+      const sids = securities.map((s) => s.securityId);
+      // Sequential on purpose: the transaction has one connection, and pg queues rather than pipelines.
+      const balances = await raw(trx, 
+          `select id, portfolio_id, security_id, quantity_long, quantity_short, version from ??
+            where (security_id is null and portfolio_id = any(?::text[]))
+               or (portfolio_id, security_id) in (select * from unnest(?::text[], ?::text[]))`,
+          [t("balances"), portfolioIds, pids, sids],
+        );
+      const lots = await raw(trx, 
+          `select portfolio_id, security_id, side, lot_id, opened_on, quantity, cost, open_quantity, open_price from ??
+            where (portfolio_id, security_id) in (select * from unnest(?::text[], ?::text[]))
+            order by portfolio_id, security_id, side, seq`,
+          [t("tax_lots"), pids, sids],
+        );
+      const methods = await raw(trx, `select portfolio_id, cost_basis_method from ?? where portfolio_id = any(?::text[])`, [
+          t("portfolio_settings"),
+          [...new Set([...portfolioIds, ...pids])],
+        ]);
+      for (const r of balances.rows as BalanceSqlRow[]) {
+        const row = toBalanceRow(r);
+        const key = balanceKey(row.portfolioId, row.securityId);
+        state.balances.set(key, row);
+        loadedBalanceIds.set(key, r.id);
+      }
+      for (const r of lots.rows as LotSqlRow[]) {
+        const key = bookKey(r.portfolio_id, r.security_id, r.side);
+        const book = state.lots.get(key) ?? [];
+        book.push(toTaxLot(r));
+        state.lots.set(key, book);
+      }
+      for (const r of methods.rows as { portfolio_id: string; cost_basis_method: CostBasisMethod }[]) {
+        state.methods.set(r.portfolio_id, r.cost_basis_method);
+      }
+      return state;
+    },
+
+    async allocateTransactionIds(count) {
+      const { rows } = await raw(trx, `select nextval(?) as id from generate_series(1, ?::int)`, [t("transactions_id_seq"), count]);
+      return (rows as { id: string }[]).map((r) => r.id).sort((a, b) => (a.length - b.length) || (a < b ? -1 : a > b ? 1 : 0));
+    },
+
+    async openReservationTotal(portfolioId, securityId) {
+      const { rows } = await raw(trx, 
+        `select coalesce(sum(amount - consumed - released), 0) as held from ??
+          where status = 'OPEN' and portfolio_id = ? and security_id is not distinct from ?`,
+        [t("reservations"), portfolioId, securityId],
+      );
+      return dec((rows as { held: string }[])[0].held);
+    },
+
+    async findReservation(idOrOrderId) {
+      const { rows } = await raw(trx, 
+        `select * from ?? where reservation_id = ? or order_id = ? order by (reservation_id = ?) desc limit 1`,
+        [t("reservations"), idOrOrderId, idOrOrderId, idOrOrderId],
+      );
+      return rows.length > 0 ? toReservation(rows[0] as ReservationSqlRow) : null;
+    },
+
+    async findCashMovement(key) {
+      const { rows } = await raw(trx, `select * from ?? where idempotency_key = ?`, [t("cash_movements"), key]);
+      return rows.length > 0 ? toCashMovement(rows[0] as CashMovementSqlRow) : null;
+    },
+
+    async cashMovementTotalSince(portfolioId, kind, since) {
+      const { rows } = await raw(trx, 
+        `select coalesce(sum(amount), 0) as total from ?? where portfolio_id = ? and kind = ? and created_at >= ?`,
+        [t("cash_movements"), portfolioId, kind, since],
+      );
+      return dec((rows as { total: string }[])[0].total);
+    },
+
+    async save(changes) {
+      await insertTransactions(trx, t, changes.transactions);
+      await writeBalances(trx, t, changes, loadedBalanceIds);
+      await writeLots(trx, t, changes);
+      await insertClosures(trx, t, changes);
+      await writeReservations(trx, t, changes.reservations);
+      await insertCashMovements(trx, t, changes.cashMovements);
+      if (changes.securitySymbols && changes.securitySymbols.length > 0) {
+        await raw(trx, 
+          `insert into ?? (security_id, symbol) select * from unnest(?::text[], ?::text[])
+           on conflict (security_id) do update set symbol = excluded.symbol`,
+          [t("security_symbols"), changes.securitySymbols.map((s) => s.securityId), changes.securitySymbols.map((s) => s.symbol)],
+        );
+      }
+    },
+  };
+}
+
+type Qualify = (name: string) => string;
+
+/** knex's binding type has no room for arrays with nulls, which is exactly what unnest wants; pg sends them fine. */
+export function raw(db: Knex | Knex.Transaction, query: string, bindings: unknown[]): Promise<{ rows: any[] }> {
+  return db.raw(query, bindings as Knex.RawBinding[]) as unknown as Promise<{ rows: any[] }>;
+}
+const text = (d: Decimal) => d.toFixed();
+
+async function insertTransactions(trx: Knex.Transaction, t: Qualify, transactions: StoredTransaction[]): Promise<void> {
+  if (transactions.length === 0) return;
+  const col = <K extends keyof StoredTransaction>(k: K) => transactions.map((x) => x[k]);
+  const { rows } = await raw(trx, 
+    `insert into ?? (id, portfolio_id, security_id, source_id, status, transaction_type, quantity, price, fee, transaction_date,
+                     reprocessing_attempts, version, error_message)
+     select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
+                          ?::date[], ?::int[], ?::int[], ?::text[])
+     on conflict (source_id) do nothing
+     returning id`,
+    [
+      t("transactions"),
+      col("id"),
+      col("portfolioId"),
+      col("securityId"),
+      col("sourceId"),
+      col("status"),
+      col("type"),
+      transactions.map((x) => text(x.quantity)),
+      transactions.map((x) => text(x.price)),
+      transactions.map((x) => text(x.fee)),
+      col("transactionDate"),
+      col("reprocessingAttempts"),
+      col("version"),
+      transactions.map((x) => x.errorMessage?.slice(0, 255) ?? null),
+    ],
+  );
+  // Fewer rows than sent: a concurrent batch committed one of these source ids after our lookup. The caller
+  // reruns the whole unit, which then reports those items as duplicates.
+  if (rows.length !== transactions.length) {
+    throw new AccountingError("CONCURRENT_MODIFICATION", "a concurrent batch stored one of these source ids first");
+  }
+}
+
+async function writeBalances(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges, loaded: Map<string, string>): Promise<void> {
+  const rows = [...changes.state.touchedBalances].map((key) => ({ key, row: changes.state.balances.get(key) as BalanceRow }));
+  const updates = rows.filter((r) => loaded.has(r.key));
+  const inserts = rows.filter((r) => !loaded.has(r.key));
+  if (updates.length > 0) {
+    await raw(trx, 
+      `update ?? b set quantity_long = v.quantity_long, quantity_short = v.quantity_short, version = v.version, last_updated = now()
+         from unnest(?::bigint[], ?::numeric[], ?::numeric[], ?::int[]) as v(id, quantity_long, quantity_short, version)
+        where b.id = v.id`,
+      [
+        t("balances"),
+        updates.map((u) => loaded.get(u.key)),
+        updates.map((u) => text(u.row.quantityLong)),
+        updates.map((u) => text(u.row.quantityShort)),
+        updates.map((u) => u.row.version),
+      ],
+    );
+  }
+  if (inserts.length > 0) {
+    const { rows: created } = await raw(trx, 
+      `insert into ?? (portfolio_id, security_id, quantity_long, quantity_short, version)
+       select * from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::int[])
+       returning id, portfolio_id, security_id`,
+      [
+        t("balances"),
+        inserts.map((i) => i.row.portfolioId),
+        inserts.map((i) => i.row.securityId),
+        inserts.map((i) => text(i.row.quantityLong)),
+        inserts.map((i) => text(i.row.quantityShort)),
+        inserts.map((i) => i.row.version),
+      ],
+    );
+    for (const r of created as { id: string; portfolio_id: string; security_id: string | null }[]) loaded.set(balanceKey(r.portfolio_id, r.security_id), r.id);
+  }
+}
+
+async function writeLots(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges): Promise<void> {
+  const books = [...changes.state.touchedBooks].map(parseBookKey);
+  if (books.length === 0) return;
+  await raw(trx, 
+    `delete from ?? where (portfolio_id, security_id, side) in (select * from unnest(?::text[], ?::text[], ?::text[]))`,
+    [t("tax_lots"), books.map((b) => b.portfolioId), books.map((b) => b.securityId), books.map((b) => b.side)],
+  );
+  const lots: { portfolioId: string; securityId: string; side: BookSide; seq: number; lot: TaxLot }[] = [];
+  for (const book of books) {
+    (changes.state.lots.get(bookKey(book.portfolioId, book.securityId, book.side)) ?? []).forEach((lot, seq) => lots.push({ ...book, seq, lot }));
+  }
+  if (lots.length === 0) return;
+  await raw(trx, 
+    `insert into ?? (portfolio_id, security_id, side, lot_id, seq, opened_on, quantity, cost, open_quantity, open_price)
+     select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`,
+    [
+      t("tax_lots"),
+      lots.map((l) => l.portfolioId),
+      lots.map((l) => l.securityId),
+      lots.map((l) => l.side),
+      lots.map((l) => l.lot.lotId),
+      lots.map((l) => l.seq),
+      lots.map((l) => l.lot.openedOn),
+      lots.map((l) => text(l.lot.quantity)),
+      lots.map((l) => text(l.lot.cost)),
+      lots.map((l) => text(l.lot.openQuantity)),
+      lots.map((l) => text(l.lot.openPrice)),
+    ],
+  );
+}
+
+async function insertClosures(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges): Promise<void> {
+  if (changes.closures.length === 0) return;
+  const dateOf = new Map(changes.transactions.map((x) => [x.id, x.transactionDate]));
+  const c = changes.closures;
+  await raw(trx, 
+    `insert into ?? (transaction_id, portfolio_id, security_id, side, lot_id, sale_date, quantity, cost, proceeds, realized_pnl)
+     select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`,
+    [
+      t("lot_closures"),
+      c.map((x) => x.transactionId),
+      c.map((x) => x.portfolioId),
+      c.map((x) => x.securityId),
+      c.map((x) => x.side),
+      c.map((x) => x.lotId),
+      c.map((x) => dateOf.get(x.transactionId)),
+      c.map((x) => text(x.quantity)),
+      c.map((x) => text(x.cost)),
+      c.map((x) => text(x.proceeds)),
+      c.map((x) => text(x.realizedPnl)),
+    ],
+  );
+}
+
+async function writeReservations(trx: Knex.Transaction, t: Qualify, reservations: Reservation[]): Promise<void> {
+  if (reservations.length === 0) return;
+  await raw(trx, 
+    `insert into ?? (reservation_id, order_id, portfolio_id, security_id, amount, consumed, released, status, created_at, updated_at)
+     select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::text[], ?::timestamptz[], ?::timestamptz[])
+     on conflict (reservation_id) do update
+       set consumed = excluded.consumed, released = excluded.released, status = excluded.status, updated_at = excluded.updated_at`,
+    [
+      t("reservations"),
+      reservations.map((r) => r.reservationId),
+      reservations.map((r) => r.orderId),
+      reservations.map((r) => r.portfolioId),
+      reservations.map((r) => r.securityId),
+      reservations.map((r) => text(r.amount)),
+      reservations.map((r) => text(r.consumed)),
+      reservations.map((r) => text(r.released)),
+      reservations.map((r) => r.status),
+      reservations.map((r) => r.createdAt.toISOString()),
+      reservations.map((r) => r.updatedAt.toISOString()),
+    ],
+  );
+}
+
+async function insertCashMovements(trx: Knex.Transaction, t: Qualify, movements: CashMovement[]): Promise<void> {
+  for (const m of movements) {
+    await raw(trx, 
+      `insert into ?? (idempotency_key, portfolio_id, kind, amount, transaction_id, balance_after, created_at) values (?, ?, ?, ?, ?, ?, ?)`,
+      [t("cash_movements"), m.idempotencyKey, m.portfolioId, m.kind, text(m.amount), m.transactionId, text(m.balanceAfter), m.createdAt.toISOString()],
+    );
+  }
+}
+
+export interface BalanceSqlRow {
+  id: string;
+  portfolio_id: string;
+  security_id: string | null;
+  quantity_long: string;
+  quantity_short: string;
+  version: number;
+  last_updated?: Date;
+}
+
+export function toBalanceRow(r: BalanceSqlRow): BalanceRow {
+  return { portfolioId: r.portfolio_id, securityId: r.security_id, quantityLong: dec(r.quantity_long), quantityShort: dec(r.quantity_short), version: r.version };
+}
+
+export interface LotSqlRow {
+  portfolio_id: string;
+  security_id: string;
+  side: BookSide;
+  lot_id: string;
+  opened_on: string;
+  quantity: string;
+  cost: string;
+  open_quantity: string;
+  open_price: string;
+}
+
+export function toTaxLot(r: LotSqlRow): TaxLot {
+  return {
+    lotId: r.lot_id,
+    openedOn: fromSqlDate(r.opened_on),
+    quantity: dec(r.quantity),
+    cost: dec(r.cost),
+    openQuantity: dec(r.open_quantity),
+    openPrice: dec(r.open_price),
+  };
+}
+
+export interface ReservationSqlRow {
+  reservation_id: string;
+  order_id: string;
+  portfolio_id: string;
+  security_id: string | null;
+  amount: string;
+  consumed: string;
+  released: string;
+  status: ReservationStatus;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toReservation(r: ReservationSqlRow): Reservation {
+  return {
+    reservationId: r.reservation_id,
+    orderId: r.order_id,
+    portfolioId: r.portfolio_id,
+    securityId: r.security_id,
+    amount: dec(r.amount),
+    consumed: dec(r.consumed),
+    released: dec(r.released),
+    status: r.status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+interface CashMovementSqlRow {
+  idempotency_key: string;
+  portfolio_id: string;
+  kind: CashMovementKind;
+  amount: string;
+  transaction_id: string;
+  balance_after: string;
+  created_at: Date;
+}
+
+function toCashMovement(r: CashMovementSqlRow): CashMovement {
+  return {
+    idempotencyKey: r.idempotency_key,
+    portfolioId: r.portfolio_id,
+    kind: r.kind,
+    amount: dec(r.amount),
+    transactionId: r.transaction_id,
+    balanceAfter: dec(r.balance_after),
+    createdAt: r.created_at,
+  };
+}
+
+export interface TransactionSqlRow {
+  id: string;
+  portfolio_id: string;
+  security_id: string | null;
+  source_id: string;
+  status: TransactionStatus;
+  transaction_type: TransactionType;
+  quantity: string;
+  price: string;
+  fee: string;
+  transaction_date: string;
+  reprocessing_attempts: number;
+  version: number;
+  error_message: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toStoredTransaction(r: TransactionSqlRow): StoredTransaction {
+  return {
+    id: r.id,
+    portfolioId: r.portfolio_id,
+    securityId: r.security_id,
+    sourceId: r.source_id,
+    status: r.status,
+    type: r.transaction_type,
+    quantity: dec(r.quantity),
+    price: dec(r.price),
+    fee: dec(r.fee),
+    transactionDate: fromSqlDate(r.transaction_date),
+    reprocessingAttempts: r.reprocessing_attempts,
+    version: r.version,
+    errorMessage: r.error_message,
+  };
+}
+
+export type { SecurityKey };
