@@ -1,0 +1,293 @@
+// The transactional outbox: a service writes the messages it wants published into its own `<schema>.outbox` table in
+// the same transaction as the business change, and a relay publishes them to the broker afterwards. A message is
+// therefore published if and only if its transaction committed, at least once.
+//
+// The relay claims due rows in id order with FOR UPDATE SKIP LOCKED and leases them (pushes `next_attempt_at` past
+// the publish timeout) in one short transaction, publishes outside any transaction, then marks the outcome. Holding no
+// transaction while waiting on the broker matters on the embedded server, where an open transaction stops every other
+// service's queries (see embedded-postgres.ts). Two relays never publish the same row at once: SKIP LOCKED keeps their
+// claims apart and the lease keeps a claimed row out of the next claim. A confirm lost with the connection means the
+// row is published again, so consumers deduplicate on `message_id`. Order is kept within a batch and between batches
+// that succeed; a failed row is retried after rows that follow it.
+//
+// Waking up: polling every `pollIntervalMs`, plus `kick()` from the service right after its commit for low latency.
+// LISTEN/NOTIFY is not used because the embedded server does not deliver notifications to idle connections.
+import type { Knex } from "knex";
+import type { Logger } from "./logger";
+import type { Broker, OutgoingMessage } from "./messaging";
+
+export const OUTBOX_TABLE = "outbox";
+
+/** Creates `<schema>.outbox`; call it from one of the service's migrations. */
+export async function createOutboxTable(knex: Knex, schema: string): Promise<void> {
+  const table = `${schema}.${OUTBOX_TABLE}`;
+  await knex.raw(
+    `create table ?? (
+      id bigserial primary key,
+      message_id text not null unique,
+      routing_key text not null,
+      body text not null,
+      headers jsonb not null default '{}'::jsonb,
+      schema_version integer not null,
+      created_at timestamptz not null default now(),
+      attempts integer not null default 0,
+      next_attempt_at timestamptz not null default now(),
+      published_at timestamptz,
+      last_error text
+    )`,
+    [table],
+  );
+  // The relay scans unpublished rows by id; pruning looks up published rows by age. Both indexes stay small because
+  // each covers only its half of the table.
+  await knex.raw("create index ?? on ?? (id) where published_at is null", [`${OUTBOX_TABLE}_unpublished`, table]);
+  await knex.raw("create index ?? on ?? (published_at) where published_at is not null", [
+    `${OUTBOX_TABLE}_published_at`,
+    table,
+  ]);
+}
+
+/**
+ * Adds messages to the outbox inside the caller's business transaction, in one statement whatever their number; ids
+ * follow the order of `messages`. A `messageId` already in the outbox fails the statement (and so the transaction).
+ */
+export async function enqueue(
+  trx: Knex.Transaction,
+  schema: string,
+  messages: readonly OutgoingMessage[],
+): Promise<void> {
+  if (messages.length === 0) return;
+  await trx.raw(
+    `insert into ?? (message_id, routing_key, body, headers, schema_version)
+     select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
+     from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
+       with ordinality as m(message_id, routing_key, body, headers, schema_version, n)
+     order by m.n`,
+    [
+      `${schema}.${OUTBOX_TABLE}`,
+      messages.map((m) => m.messageId),
+      messages.map((m) => m.routingKey),
+      messages.map((m) => m.body),
+      messages.map((m) => JSON.stringify(m.headers ?? {})),
+      messages.map((m) => m.schemaVersion),
+    ],
+  );
+}
+
+export interface OutboxRelayOptions {
+  knex: Knex;
+  schema: string;
+  broker: Broker;
+  logger?: Logger;
+  /** Rows claimed and published concurrently per round. */
+  batchSize: number;
+  /** Wait between rounds when the outbox is drained and nobody kicks. */
+  pollIntervalMs: number;
+  /** A publish not confirmed within this long counts as failed and is retried. */
+  publishTimeoutMs: number;
+  /** Cap of the exponential wait before retrying a failed row. */
+  maxBackoffMs: number;
+  /** Published rows older than this are deleted (default 7 days). */
+  retentionMs?: number;
+  /** How often pruning runs (default 1 minute). */
+  pruneIntervalMs?: number;
+}
+
+export interface OutboxRelay {
+  /** Wakes the relay now, e.g. right after a transaction that enqueued messages committed. */
+  kick(): void;
+  /** Finishes the round in flight (bounded by the publish timeout), then stops. */
+  stop(): Promise<void>;
+}
+
+const RETRY_BASE_MS = 200;
+// The lease outlives the publish timeout by this much, so a slow round is never re-claimed by another relay.
+const LEASE_MARGIN_MS = 30_000;
+const MAX_ERROR_LENGTH = 2_000;
+const PRUNE_BATCH = 5_000;
+const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
+
+interface ClaimedRow {
+  id: string;
+  message_id: string;
+  routing_key: string;
+  body: string;
+  headers: Record<string, unknown>;
+  schema_version: number;
+  attempts: number;
+}
+
+interface Failure {
+  id: string;
+  error: string;
+  delayMs: number;
+}
+
+/** Starts relaying `<schema>.outbox` to the broker in the background. */
+export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  for (const key of ["batchSize", "pollIntervalMs", "publishTimeoutMs", "maxBackoffMs"] as const) {
+    if (!Number.isInteger(options[key]) || options[key] <= 0) {
+      throw new Error(`outbox relay: ${key} must be a positive integer, got ${options[key]}`);
+    }
+  }
+  const { knex, schema, broker, logger, batchSize, pollIntervalMs } = options;
+  const table = `${schema}.${OUTBOX_TABLE}`;
+  const leaseMs = options.publishTimeoutMs + LEASE_MARGIN_MS;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const pruneIntervalMs = options.pruneIntervalMs ?? DEFAULT_PRUNE_INTERVAL_MS;
+
+  let stopped = false;
+  let kicked = false;
+  let wake: (() => void) | undefined;
+  let nextPruneAt = Date.now() + pruneIntervalMs;
+
+  async function relayRound(): Promise<{ claimed: number; failed: number }> {
+    const rows = await claim(knex, table, batchSize, leaseMs);
+    if (rows.length === 0) return { claimed: 0, failed: 0 };
+    // Publishing starts in id order; the broker keeps that order on its channel while confirms are outstanding.
+    const outcomes = await Promise.allSettled(
+      rows.map((row) => broker.publish(toMessage(row), { timeoutMs: options.publishTimeoutMs })),
+    );
+    const publishedIds: string[] = [];
+    const failures: Failure[] = [];
+    outcomes.forEach((outcome, i) => {
+      const row = rows[i];
+      if (outcome.status === "fulfilled") {
+        publishedIds.push(row.id);
+      } else {
+        const delayMs = backoffMs(row.attempts, options.maxBackoffMs);
+        failures.push({ id: row.id, error: errorText(outcome.reason), delayMs });
+      }
+    });
+    await markPublished(knex, table, publishedIds);
+    await markFailed(knex, table, failures);
+    if (failures.length > 0) {
+      logger?.warn("outbox publish failed, will retry", {
+        schema,
+        failed: failures.length,
+        published: publishedIds.length,
+        error: failures[0].error,
+      });
+    }
+    return { claimed: rows.length, failed: failures.length };
+  }
+
+  async function pruneIfDue(): Promise<void> {
+    if (Date.now() < nextPruneAt) return;
+    nextPruneAt = Date.now() + pruneIntervalMs;
+    const deleted = await prunePublished(knex, table, retentionMs);
+    if (deleted > 0) logger?.debug("outbox pruned", { schema, deleted });
+  }
+
+  function nap(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      wake = done;
+    });
+  }
+
+  const running = (async () => {
+    while (!stopped) {
+      kicked = false;
+      // A full, fully published batch means more rows are probably waiting: go again without sleeping.
+      let moreWaiting = false;
+      try {
+        const round = await relayRound();
+        moreWaiting = round.claimed === batchSize && round.failed === 0;
+        await pruneIfDue();
+      } catch (error) {
+        logger?.warn("outbox relay round failed", { schema, error });
+      }
+      if (stopped || moreWaiting || kicked) continue;
+      await nap(pollIntervalMs);
+    }
+  })();
+
+  return {
+    kick() {
+      kicked = true;
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await running;
+    },
+  };
+}
+
+async function claim(knex: Knex, table: string, batchSize: number, leaseMs: number): Promise<ClaimedRow[]> {
+  const result = await knex.raw<{ rows: ClaimedRow[] }>(
+    `update ?? as o
+     set attempts = o.attempts + 1, next_attempt_at = now() + ?::float8 * interval '1 millisecond'
+     from (
+       select id from ?? where published_at is null and next_attempt_at <= now()
+       order by id limit ? for update skip locked
+     ) as due
+     where o.id = due.id
+     returning o.id, o.message_id, o.routing_key, o.body, o.headers, o.schema_version, o.attempts`,
+    [table, leaseMs, table, batchSize],
+  );
+  // UPDATE ... RETURNING gives no order guarantee; ids are bigint strings.
+  return result.rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));
+}
+
+async function markPublished(knex: Knex, table: string, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await knex.raw("update ?? set published_at = now(), last_error = null where id = any(?::bigint[])", [table, [...ids]]);
+}
+
+async function markFailed(knex: Knex, table: string, failures: readonly Failure[]): Promise<void> {
+  if (failures.length === 0) return;
+  await knex.raw(
+    `update ?? as o
+     set last_error = f.error, next_attempt_at = now() + f.delay_ms * interval '1 millisecond'
+     from unnest(?::bigint[], ?::text[], ?::float8[]) as f(id, error, delay_ms)
+     where o.id = f.id`,
+    [table, failures.map((f) => f.id), failures.map((f) => f.error), failures.map((f) => f.delayMs)],
+  );
+}
+
+async function prunePublished(knex: Knex, table: string, retentionMs: number): Promise<number> {
+  let total = 0;
+  // Bounded batches keep each delete short; a backlog is worked off over successive rounds.
+  for (let round = 0; round < 10; round++) {
+    const result = await knex.raw<{ rowCount: number }>(
+      `delete from ?? where id in (
+         select id from ?? where published_at < now() - ?::float8 * interval '1 millisecond' limit ?
+       )`,
+      [table, table, retentionMs, PRUNE_BATCH],
+    );
+    total += result.rowCount;
+    if (result.rowCount < PRUNE_BATCH) break;
+  }
+  return total;
+}
+
+function toMessage(row: ClaimedRow): OutgoingMessage {
+  const headers: Record<string, string> = {};
+  for (const [key, value] of Object.entries(row.headers ?? {})) headers[key] = String(value);
+  return {
+    messageId: row.message_id,
+    routingKey: row.routing_key,
+    schemaVersion: row.schema_version,
+    body: row.body,
+    headers,
+  };
+}
+
+/** Exponential backoff with jitter: about base·2^(attempt-1), capped, so a broker outage is not hammered in lockstep. */
+function backoffMs(attempts: number, maxBackoffMs: number): number {
+  const exponential = Math.min(maxBackoffMs, RETRY_BASE_MS * 2 ** Math.min(attempts - 1, 30));
+  return Math.round(exponential / 2 + (Math.random() * exponential) / 2);
+}
+
+function errorText(reason: unknown): string {
+  const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+  return text.length > MAX_ERROR_LENGTH ? text.slice(0, MAX_ERROR_LENGTH) : text;
+}
