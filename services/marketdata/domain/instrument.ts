@@ -35,7 +35,7 @@ export interface Instrument {
   readonly assetClass: AssetClass;
   /** ISO 4217 code of the quote currency. */
   readonly currency: string;
-  /** Exchange or venue short name (NASDAQ, NYSE, NYSE ARCA, CRYPTO). */
+  /** Exchange MIC (XNAS, XNYS, ARCX) or venue label (CRYPTO); informational. */
   readonly exchange: string;
   /** Quantities must be a whole multiple of the lot size. */
   readonly lotSize: Decimal;
