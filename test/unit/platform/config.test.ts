@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { platformConfigSpec } from "../../../services/platform/platform-config";
 import { bool, ConfigError, durationMs, int, list, loadConfig, oneOf, str, url } from "../../../services/platform/config";
 
 const spec = {
@@ -80,5 +81,15 @@ describe("platform config", () => {
     const custom = { ratio: int({ env: "RATIO", default: 1, validate: (v) => (v % 2 === 0 ? undefined : "must be even") }) };
     expect(() => loadConfig(custom, { RATIO: "3" })).to.throw(ConfigError, /RATIO: must be even/);
     expect(loadConfig(custom, { RATIO: "4" }).ratio).to.equal(4);
+  });
+
+  it("gives the shared platform keys working defaults on a bare machine", () => {
+    const config = loadConfig(platformConfigSpec, {});
+    expect(config.grpc.port).to.equal(50051);
+    expect(config.http.port).to.equal(8080);
+    expect(config.auth.jwtSecret).to.equal(undefined);
+    expect(config.telemetry.exporter).to.equal("none");
+    expect(config.services).to.include("orders");
+    expect(() => loadConfig(platformConfigSpec, { JWT_SECRET: "short", GRPC_PORT: "x" })).to.throw(ConfigError, /GRPC_PORT[\s\S]*JWT_SECRET|JWT_SECRET[\s\S]*GRPC_PORT/);
   });
 });
