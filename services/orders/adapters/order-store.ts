@@ -181,9 +181,10 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
       const result = await raw<{ rows: OrderRow[] }>(
         knex,
         `select * from ??
-         where portfolio_id = any(?::text[])
+         where (?::text[] is null or portfolio_id = any(?::text[]))
            and (cardinality(?::text[]) = 0 or status = any(?::text[]))
            and (?::text is null or symbol = ?)
+           and (?::text is null or side = ?)
            and (?::timestamptz is null or created_at >= ?)
            and (?::timestamptz is null or created_at < ?)
            and (?::timestamptz is null or (created_at, id) < (?::timestamptz, ?::uuid))
@@ -192,10 +193,13 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
         [
           t("orders"),
           query.portfolioIds,
+          query.portfolioIds,
           query.statuses,
           query.statuses,
           query.symbol,
           query.symbol,
+          query.side,
+          query.side,
           query.createdFrom,
           query.createdFrom,
           query.createdTo,

@@ -1,9 +1,9 @@
 import { OrderError } from "./order-error";
 import type { Caller } from "./ports";
 
-/** Admins act on every portfolio; everybody else only on the portfolios in their token. */
+/** Admins and services act on every portfolio; everybody else only on the portfolios in their token. */
 export function mayActOn(caller: Caller, portfolioId: string): boolean {
-  return caller.roles.includes("admin") || caller.portfolios.includes(portfolioId);
+  return caller.allPortfolios || caller.portfolios.includes(portfolioId);
 }
 
 /** Throws PERMISSION_DENIED unless the caller may act on the portfolio. */

@@ -8,6 +8,7 @@ export interface ListOrdersInput {
   portfolioId: string;
   statuses: readonly string[];
   symbol: string;
+  side: string;
   createdFrom: Date | null;
   createdTo: Date | null;
   pageSize: number;
@@ -26,12 +27,12 @@ export async function listOrders(
   caller: Caller,
   input: ListOrdersInput,
 ): Promise<{ orders: Order[]; nextPageToken: string | null }> {
-  let portfolioIds: readonly string[];
+  let portfolioIds: readonly string[] | null;
   if (input.portfolioId !== "") {
     authorizePortfolio(caller, input.portfolioId);
     portfolioIds = [input.portfolioId];
   } else {
-    portfolioIds = caller.portfolios;
+    portfolioIds = caller.allPortfolios ? null : caller.portfolios;
   }
   const statuses = input.statuses.map((raw) => {
     const status = raw.toUpperCase();
@@ -42,11 +43,12 @@ export async function listOrders(
   if (input.createdFrom && input.createdTo && input.createdFrom > input.createdTo) {
     throw invalidField("created_from", "created_from must not be after created_to");
   }
-  if (portfolioIds.length === 0) return { orders: [], nextPageToken: null };
+  if (portfolioIds !== null && portfolioIds.length === 0) return { orders: [], nextPageToken: null };
   return deps.store.list({
     portfolioIds,
     statuses,
     symbol: input.symbol === "" ? null : input.symbol.toUpperCase(),
+    side: input.side === "BUY" || input.side === "SELL" ? input.side : null,
     createdFrom: input.createdFrom,
     createdTo: input.createdTo,
     pageToken: input.pageToken === "" ? null : input.pageToken,

@@ -8,6 +8,8 @@ export interface Caller {
   roles: readonly string[];
   /** Portfolio ids the caller may act on. */
   portfolios: readonly string[];
+  /** True for admins, services and `portfolios: ["*"]` tokens. */
+  allPortfolios: boolean;
 }
 
 /** Instrument, quote and session lookups (market data service). */
@@ -57,9 +59,11 @@ export interface IdempotencyKeys {
 
 /** Filter of ListOrders. */
 export interface OrderQuery {
-  portfolioIds: readonly string[];
+  /** null = every portfolio (callers allowed to see all). */
+  portfolioIds: readonly string[] | null;
   statuses: readonly OrderStatus[];
   symbol: string | null;
+  side: "BUY" | "SELL" | null;
   createdFrom: Date | null;
   createdTo: Date | null;
   /** Opaque cursor from the previous page, or null. */

@@ -91,6 +91,7 @@ describe("orders adapters: Postgres order store and idempotency keys", function 
         portfolioIds: [PORTFOLIO],
         statuses: [],
         symbol: null,
+        side: null,
         createdFrom: null,
         createdTo: null,
         pageToken: token,

@@ -66,7 +66,7 @@ export class InMemoryOrders implements OrderStore, IdempotencyKeys {
   }
 
   async list(query: OrderQuery): Promise<{ orders: Order[]; nextPageToken: string | null }> {
-    const orders = [...this.orders.values()].filter((o) => query.portfolioIds.includes(o.portfolioId));
+    const orders = [...this.orders.values()].filter((o) => query.portfolioIds?.includes(o.portfolioId) ?? true);
     return { orders: orders.slice(0, query.pageSize), nextPageToken: null };
   }
 

@@ -11,8 +11,8 @@ import { submitOrder, type SubmitOrderDeps } from "../../../services/orders/doma
 import { d, input, market, NOW, OTHER_PORTFOLIO, PORTFOLIO } from "./fixtures";
 import { FixedMarketData, InMemoryAccounting, InMemoryOrders } from "./in-memory-ports";
 
-const trader: Caller = { subject: "alice", roles: ["trader"], portfolios: [PORTFOLIO] };
-const stranger: Caller = { subject: "bob", roles: ["trader"], portfolios: [OTHER_PORTFOLIO] };
+const trader: Caller = { subject: "alice", roles: ["trader"], portfolios: [PORTFOLIO], allPortfolios: false };
+const stranger: Caller = { subject: "bob", roles: ["trader"], portfolios: [OTHER_PORTFOLIO], allPortfolios: false };
 
 function setup(cash = "100000") {
   const store = new InMemoryOrders();
