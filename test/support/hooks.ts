@@ -1,6 +1,7 @@
 // Root hooks for every test file: each top-level suite (one per file, by convention) must give back every server,
 // socket and pool it opened. A leaked handle fails the file that leaked it, by name, instead of hanging the run.
 import type { Context, Suite } from "mocha";
+import { checkRequiredServices, dropRunDatabase, openRunDatabase } from "./backends";
 
 /** Handle kinds that mean a server, client socket or child process was left open. */
 const WATCHED = new Set(["TCPServerWrap", "TCPSocketWrap", "PipeServerWrap", "ProcessWrap", "Http2Session"]);
@@ -34,7 +35,11 @@ async function settle(baseline: Map<string, number>, waitMs: number): Promise<st
 }
 
 export const mochaHooks = {
-  beforeAll(this: Context) {
+  async beforeAll(this: Context) {
+    this.timeout(60_000);
+    checkRequiredServices();
+    // The run's fresh database exists before any file records its baseline, so it is not counted as a leak.
+    await openRunDatabase();
     const root: Suite | undefined = this.test?.parent;
     if (!root) return;
     for (const file of root.suites) {
@@ -54,5 +59,9 @@ export const mochaHooks = {
       const hooks = (file as unknown as { _beforeAll: unknown[] })._beforeAll;
       hooks.unshift(hooks.pop());
     }
+  },
+  async afterAll(this: Context) {
+    this.timeout(60_000);
+    await dropRunDatabase();
   },
 };

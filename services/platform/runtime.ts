@@ -1,0 +1,314 @@
+// The runtime of one tradeplane process: everything the services in it share. `services/main.ts` builds one and
+// registers every selected service on it (one gRPC port for all of them); a service started alone, or by a test,
+// builds its own. Each backend is chosen by configuration alone: a URL set means the real one (PostgreSQL, Redis,
+// RabbitMQ), no URL means the embedded stand-in, and REQUIRE_REAL_SERVICES=1 turns a missing URL into an error
+// instead of a fallback.
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { createChannel, ChannelCredentials, type Channel, type CompatServiceDefinition } from "nice-grpc";
+import { createServiceClient, type TradeplaneClient } from "../../clients/node";
+import { createAuthenticator, issueToken, type AuthSettings, type Authenticator, type TokenClaims } from "./auth";
+import { createAmqpBroker } from "./broker-amqp";
+import type { DeadLetterAdmin } from "./broker-topology";
+import { createMemoryBroker } from "./broker-memory";
+import { createMemoryCache } from "./cache-memory";
+import { createRedisCache } from "./cache-redis";
+import { bool, durationMs, int, list, loadConfig, oneOf, str, url, type ConfigOf } from "./config";
+import { openDatabase, type Database } from "./database";
+import { startEmbeddedPostgres } from "./embedded-postgres";
+import { createGrpcServer, type TradeplaneServer } from "./grpc-server";
+import { createHttpServer, type TradeplaneHttpServer as HttpServer } from "./http-server";
+import { createLogger, type Logger } from "./logger";
+import type { Broker, Cache, StreamBus } from "./messaging";
+import { createMemoryStreamBus } from "./stream-bus-memory";
+import { createRedisStreamBus } from "./stream-bus-redis";
+import { setupTelemetry } from "./telemetry";
+
+/** The services a process can run; `SERVICES` selects a subset. */
+export const SERVICE_NAMES = ["marketdata", "accounting", "orders", "optimization", "gateway"] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+/** Where a service's gRPC peers are: unset means "in this process" (the one-process mode). */
+const peerAddress = (service: string) =>
+  str({ env: `${service.toUpperCase()}_ADDRESS`, optional: true, description: `host:port of the ${service} gRPC service when it runs elsewhere` });
+
+export const runtimeConfigSpec = {
+  services: list({ env: "SERVICES", default: [...SERVICE_NAMES], description: "services this process runs, comma-separated" }),
+  grpcHost: str({ env: "GRPC_HOST", default: "127.0.0.1", description: "address the gRPC server binds" }),
+  grpcPort: int({ env: "GRPC_PORT", default: 50051, description: "gRPC port (0 picks a free one)" }),
+  httpHost: str({ env: "HTTP_HOST", default: "127.0.0.1", description: "address the HTTP bridge binds" }),
+  httpPort: int({ env: "HTTP_PORT", default: 8080, description: "HTTP port of the bridge, dashboard and /metrics (0 picks a free one)" }),
+  databaseUrl: url({ env: "DATABASE_URL", optional: true, secret: true, description: "PostgreSQL URL; unset runs embedded PGlite" }),
+  redisUrl: url({ env: "REDIS_URL", optional: true, secret: true, description: "Redis URL; unset uses in-process cache and quote bus" }),
+  amqpUrl: url({ env: "AMQP_URL", optional: true, secret: true, description: "RabbitMQ URL; unset uses the in-process broker" }),
+  requireRealServices: bool({ env: "REQUIRE_REAL_SERVICES", default: false, description: "fail instead of falling back to embedded backends" }),
+  dataDir: str({ env: "DATA_DIR", default: ".data", description: "where embedded Postgres keeps its files" }),
+  logLevel: oneOf(["debug", "info", "warn", "error", "silent"] as const, { env: "LOG_LEVEL", default: "info" }),
+  auth: {
+    secret: str({ env: "AUTH_SECRET", optional: true, secret: true, description: "HS256 key (≥ 32 bytes); unset generates one under DATA_DIR" }),
+    issuer: str({ env: "AUTH_ISSUER", default: "tradeplane" }),
+    audience: str({ env: "AUTH_AUDIENCE", default: "tradeplane" }),
+  },
+  rateLimit: {
+    ratePerSecond: int({ env: "RATE_LIMIT_PER_SECOND", default: 2_000, description: "calls per second per principal; 0 turns limiting off" }),
+    burst: int({ env: "RATE_LIMIT_BURST", default: 4_000 }),
+  },
+  grpc: {
+    maxMessageBytes: int({ env: "GRPC_MAX_MESSAGE_BYTES", default: 8 * 1024 * 1024 }),
+    keepaliveMs: durationMs({ env: "GRPC_KEEPALIVE", default: 30_000 }),
+    shutdownGraceMs: durationMs({ env: "SHUTDOWN_GRACE", default: 10_000 }),
+    clientDeadlineMs: durationMs({ env: "CLIENT_DEADLINE", default: 5_000, description: "default deadline of calls between services" }),
+  },
+  busRetention: int({ env: "QUOTE_BUS_RETENTION", default: 10_000, description: "entries kept per quote stream for resume" }),
+  traceExporter: oneOf(["none", "console", "otlp"] as const, { env: "TRACE_EXPORTER", default: "none" }),
+  otlpEndpoint: url({ env: "OTLP_ENDPOINT", optional: true }),
+  peers: {
+    marketdata: peerAddress("marketdata"),
+    accounting: peerAddress("accounting"),
+    orders: peerAddress("orders"),
+    optimization: peerAddress("optimization"),
+  },
+};
+
+export type RuntimeConfig = ConfigOf<typeof runtimeConfigSpec>;
+export type PeerName = keyof RuntimeConfig["peers"];
+
+/** Reads the runtime configuration from the environment (all problems reported at once). */
+export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): RuntimeConfig {
+  return loadConfig(runtimeConfigSpec, env);
+}
+
+export interface Runtime {
+  config: RuntimeConfig;
+  logger: Logger;
+  grpc: TradeplaneServer;
+  http: HttpServer;
+  auth: AuthSettings;
+  authenticator: Authenticator;
+  /** A token with role `service` and every portfolio, for calls between services. */
+  serviceToken: string;
+  /** The PostgreSQL URL every service's database uses (real, or the embedded server's). */
+  databaseUrl: string;
+  cache: Cache;
+  bus: StreamBus;
+  broker: Broker & DeadLetterAdmin;
+  /** Which backends are real, for logs and health. */
+  backends: { database: "postgres" | "embedded"; cache: "redis" | "memory"; broker: "rabbitmq" | "memory" };
+  /** Opens a service's database (own schema, migrations run now); closed when the runtime stops. */
+  openDatabase(schema: string, migrationsDir?: string, poolMax?: number): Promise<Database>;
+  /**
+   * A typed client to a peer service: its configured address, or this process's own gRPC port. The channel opens on
+   * the first call, so clients may be created before `listen()`.
+   */
+  client<D extends CompatServiceDefinition>(definition: D, peer: PeerName): TradeplaneClient<D>;
+  /** Mints a token (tests, the dev token `npm start` prints). */
+  issueToken(claims: TokenClaims, ttlSeconds: number): Promise<string>;
+  /** Registers cleanup run at `stop()`, newest first (workers before the pools they use). */
+  onStop(stop: () => Promise<void> | void): void;
+  /** Binds the gRPC and HTTP ports; returns the bound ports. */
+  listen(): Promise<{ grpc: number; http: number }>;
+  /** Graceful shutdown: health NOT_SERVING, drain calls and streams, stop workers, close pools and connections. */
+  stop(): Promise<void>;
+}
+
+export interface RuntimeOverrides {
+  /** Use this logger instead of one built from LOG_LEVEL (tests pass a silent one). */
+  logger?: Logger;
+}
+
+/** A stable development key under DATA_DIR, so the token `npm start` prints stays valid across restarts. */
+function developmentSecret(dataDir: string): string {
+  const file = path.join(dataDir, "dev-auth-secret");
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString("base64url");
+  writeFileSync(file, secret + "\n", { mode: 0o600 });
+  return secret;
+}
+
+function missingRealServices(config: RuntimeConfig): string[] {
+  const missing: string[] = [];
+  if (!config.databaseUrl) missing.push("DATABASE_URL");
+  if (!config.redisUrl) missing.push("REDIS_URL");
+  if (!config.amqpUrl) missing.push("AMQP_URL");
+  return missing;
+}
+
+/** Builds the shared runtime: connects (or starts) the backends and assembles the gRPC and HTTP servers. */
+export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOverrides = {}): Promise<Runtime> {
+  if (config.requireRealServices) {
+    const missing = missingRealServices(config);
+    if (missing.length > 0) {
+      throw new Error(`REQUIRE_REAL_SERVICES=1 but ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not set`);
+    }
+  }
+  const logger = overrides.logger ?? createLogger({ name: "tradeplane", level: config.logLevel });
+  const stops: (() => Promise<void> | void)[] = [];
+  const onStop = (stop: () => Promise<void> | void) => void stops.push(stop);
+  const stopAll = async () => {
+    while (stops.length > 0) {
+      const stop = stops.pop()!;
+      try {
+        await stop();
+      } catch (error) {
+        logger.error("error while stopping", { error: String(error) });
+      }
+    }
+  };
+
+  try {
+    const telemetry = setupTelemetry({
+      serviceName: "tradeplane",
+      exporter: config.traceExporter,
+      ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),
+    });
+    onStop(() => telemetry.shutdown());
+
+    const auth: AuthSettings = {
+      secret: config.auth.secret ?? developmentSecret(config.dataDir),
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+    };
+    const authenticator = createAuthenticator(auth);
+    const serviceToken = await issueToken(auth, { sub: "tradeplane-service", roles: ["service"], portfolios: ["*"] }, 10 * 365 * 24 * 3600);
+
+    let databaseUrl = config.databaseUrl;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres({ dataDir: path.join(config.dataDir, "pg") });
+      onStop(() => embedded.stop());
+      databaseUrl = embedded.url;
+      logger.info("embedded PostgreSQL (PGlite) started", { dataDir: path.join(config.dataDir, "pg") });
+    }
+
+    const cache: Cache = config.redisUrl
+      ? createRedisCache({ url: config.redisUrl, commandTimeoutMs: 50 })
+      : createMemoryCache({ maxEntries: 100_000 });
+    onStop(() => cache.close());
+    const bus: StreamBus = config.redisUrl
+      ? createRedisStreamBus({ url: config.redisUrl, retention: config.busRetention, blockMs: 1_000, logger })
+      : createMemoryStreamBus({ retention: config.busRetention, logger });
+    onStop(() => bus.close());
+    const broker = config.amqpUrl
+      ? await createAmqpBroker({ url: config.amqpUrl, logger, publishTimeoutMs: 5_000, connectionName: `tradeplane-${process.pid}` })
+      : createMemoryBroker();
+    onStop(() => broker.close());
+
+    const grpc = createGrpcServer({
+      logger,
+      authenticator,
+      rateLimit: config.rateLimit,
+      maxReceiveMessageBytes: config.grpc.maxMessageBytes,
+      maxSendMessageBytes: config.grpc.maxMessageBytes,
+      keepalive: { timeMs: config.grpc.keepaliveMs, timeoutMs: 10_000 },
+    });
+    const http = createHttpServer({ logger });
+
+    const databases: Database[] = [];
+    const channels = new Map<string, Channel>();
+    let ownGrpcPort: number | undefined;
+    const channelTo = (peer: PeerName): Channel => {
+      const address = config.peers[peer] ?? (ownGrpcPort === undefined ? undefined : `127.0.0.1:${ownGrpcPort}`);
+      if (address === undefined) throw new Error(`no address for ${peer}: set ${peer.toUpperCase()}_ADDRESS or call listen() first`);
+      let channel = channels.get(address);
+      if (!channel) {
+        channel = createChannel(address, ChannelCredentials.createInsecure());
+        channels.set(address, channel);
+      }
+      return channel;
+    };
+    let listening = false;
+    let stopped: Promise<void> | undefined;
+
+    const runtime: Runtime = {
+      config,
+      logger,
+      grpc,
+      http,
+      auth,
+      authenticator,
+      serviceToken,
+      databaseUrl,
+      cache,
+      bus,
+      broker,
+      backends: {
+        database: config.databaseUrl ? "postgres" : "embedded",
+        cache: config.redisUrl ? "redis" : "memory",
+        broker: config.amqpUrl ? "rabbitmq" : "memory",
+      },
+      async openDatabase(schema, migrationsDir, poolMax) {
+        const database = await openDatabase({ url: databaseUrl!, schema, migrationsDir, poolMax, logger });
+        databases.push(database);
+        onStop(() => database.close());
+        return database;
+      },
+      client(definition, peer) {
+        // The channel is resolved on first use: in the one-process mode the own port is known only after listen().
+        let client: TradeplaneClient<typeof definition> | undefined;
+        const resolve = () =>
+          (client ??= createServiceClient(definition, channelTo(peer), {
+            token: serviceToken,
+            deadlineMs: config.grpc.clientDeadlineMs,
+          }));
+        return new Proxy({} as TradeplaneClient<typeof definition>, {
+          get: (_target, method) => (resolve() as Record<string | symbol, unknown>)[method],
+        });
+      },
+      issueToken: (claims, ttlSeconds) => issueToken(auth, claims, ttlSeconds),
+      onStop,
+      async listen() {
+        if (listening) throw new Error("listen() may be called once");
+        listening = true;
+        const grpcPort = await grpc.listen(config.grpcHost, config.grpcPort);
+        ownGrpcPort = grpcPort;
+        const httpPort = await http.listen(config.httpHost, config.httpPort);
+        return { grpc: grpcPort, http: httpPort };
+      },
+      stop() {
+        stopped ??= (async () => {
+          grpc.drain();
+          await grpc.shutdown({ graceMs: config.grpc.shutdownGraceMs });
+          await http.close();
+          for (const channel of channels.values()) channel.close();
+          await stopAll();
+        })();
+        return stopped;
+      },
+    };
+    return runtime;
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+/** What a service module exports besides `start`: it adds its gRPC services and workers to a runtime. */
+export type RegisterService = (runtime: Runtime) => Promise<void>;
+
+/** A service (or several) running on its own runtime, as `start()` returns it. */
+export interface RunningService {
+  runtime: Runtime;
+  ports: { grpc: number; http: number };
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the given services on a fresh runtime: the `start(config)` of DESIGN.md. Tests pass GRPC_PORT=0 and
+ * HTTP_PORT=0 in `env` to run in-process on free ports.
+ */
+export async function startServices(
+  register: readonly RegisterService[],
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: RuntimeOverrides = {},
+): Promise<RunningService> {
+  const runtime = await createRuntime(loadRuntimeConfig(env), overrides);
+  try {
+    for (const add of register) await add(runtime);
+    const ports = await runtime.listen();
+    return { runtime, ports, stop: () => runtime.stop() };
+  } catch (error) {
+    await runtime.stop();
+    throw error;
+  }
+}

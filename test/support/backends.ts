@@ -1,0 +1,43 @@
+// Which backends a test run uses. With DATABASE_URL / REDIS_URL / AMQP_URL set (CI sets all three), tests run
+// against the real PostgreSQL, Redis and RabbitMQ; without them, against the embedded stand-ins. With
+// REQUIRE_REAL_SERVICES=1 a missing URL fails the run instead of falling back.
+import { createTestDatabase, type TestDatabase } from "../../services/platform/database";
+
+export const requireRealServices = process.env.REQUIRE_REAL_SERVICES === "1";
+
+export const realUrls = {
+  database: process.env.DATABASE_URL || undefined,
+  redis: process.env.REDIS_URL || undefined,
+  amqp: process.env.AMQP_URL || undefined,
+};
+
+/** Fails the run when real services are required but not configured. */
+export function checkRequiredServices(): void {
+  if (!requireRealServices) return;
+  const missing = Object.entries({ DATABASE_URL: realUrls.database, REDIS_URL: realUrls.redis, AMQP_URL: realUrls.amqp })
+    .filter(([, value]) => value === undefined)
+    .map(([name]) => name);
+  if (missing.length > 0) throw new Error(`REQUIRE_REAL_SERVICES=1 but ${missing.join(", ")} not set`);
+}
+
+let database: TestDatabase | undefined;
+
+/**
+ * The run's fresh database: a new `tp_test_*` database on the real server, or an in-memory embedded one. Created by
+ * the root hook before any test file, dropped after the last.
+ */
+export async function openRunDatabase(): Promise<string> {
+  database ??= await createTestDatabase();
+  return database.url;
+}
+
+export function runDatabaseUrl(): string {
+  if (!database) throw new Error("the run's database is not open (test/support/hooks.ts opens it)");
+  return database.url;
+}
+
+export async function dropRunDatabase(): Promise<void> {
+  const current = database;
+  database = undefined;
+  await current?.drop();
+}
