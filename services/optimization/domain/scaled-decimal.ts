@@ -2,7 +2,7 @@
 // the solver lifts every one of them to a common power-of-ten scale so that sums, products and comparisons
 // are exact integer operations (no binary floating point, no rounding), whatever the magnitudes.
 
-import { OptimizationError } from "./optimization-error";
+import { invalidRebalanceInput } from "./optimization-error";
 
 const DECIMAL_PATTERN = /^(-?)(\d+)(?:\.(\d+))?$/;
 
@@ -50,8 +50,8 @@ export function ceilDiv(a: bigint, b: bigint): bigint {
   return a % b !== 0n && a > 0n ? q + 1n : q;
 }
 
-function invalidDecimal(value: string): OptimizationError {
-  return new OptimizationError("INVALID_REBALANCE_INPUT", `"${value}" is not a plain decimal number`, {
-    reason: "INVALID_DECIMAL",
-  });
+function invalidDecimal(value: string) {
+  return invalidRebalanceInput(`"${value}" is not a plain decimal number`, [
+    { field: "decimal", description: `"${value}" is not a plain decimal number` },
+  ]);
 }

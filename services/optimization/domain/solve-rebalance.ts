@@ -19,7 +19,7 @@
 
 import { AdmissibleQuantities } from "./admissible-quantities";
 import { DescentItem, minimizeDescentCost } from "./cash-branch-and-bound";
-import { OptimizationError } from "./optimization-error";
+import { invalidRebalanceInput, noFeasibleSolution, nonPositiveMarketValue } from "./optimization-error";
 import { RebalanceProblem, RebalanceSolution, SecurityInput } from "./rebalance-problem";
 import { ceilDiv, decimalPlaces, floorDiv, fromScaled, pow10, toScaled } from "./scaled-decimal";
 
@@ -40,7 +40,7 @@ interface SecurityState {
   domain: AdmissibleQuantities;
 }
 
-/** Solves the rebalance exactly; throws OptimizationError (NO_FEASIBLE_SOLUTION, …) when there is no answer. */
+/** Solves the rebalance exactly; throws a DomainError (NO_FEASIBLE_SOLUTION, …) when there is no answer. */
 export function solveRebalance(problem: RebalanceProblem): RebalanceSolution {
   const scales = scalesOf(problem);
   const moneyScale = scales.money + scales.weight;
@@ -56,9 +56,7 @@ export function solveRebalance(problem: RebalanceProblem): RebalanceSolution {
   let marketValue = cash;
   currents.forEach((current, i) => (marketValue += current * valuesPerUnit[i]));
   if (marketValue <= 0n) {
-    throw new OptimizationError("NON_POSITIVE_MARKET_VALUE", "Market value must be positive", {
-      metadata: { marketValue: fromScaled(marketValue, moneyScale) },
-    });
+    throw nonPositiveMarketValue(fromScaled(marketValue, moneyScale));
   }
   // Every term of the market value is a multiple of 10^weight, so this division is exact.
   const marketValueAtMoney = marketValue / pow10(scales.weight);
@@ -71,10 +69,10 @@ export function solveRebalance(problem: RebalanceProblem): RebalanceSolution {
   );
   const empty = states.filter((state) => state.domain.isEmpty()).map((state) => state.input.securityId);
   if (empty.length > 0) {
-    throw new OptimizationError(
-      "NO_FEASIBLE_SOLUTION",
+    throw noFeasibleSolution(
       `No feasible solution: no admissible quantity within the drift bounds for ${empty.join(", ")}`,
-      { securityIds: empty, reason: "EMPTY_BOUNDS" },
+      empty,
+      "EMPTY_BOUNDS",
     );
   }
 
@@ -87,11 +85,13 @@ export function solveRebalance(problem: RebalanceProblem): RebalanceSolution {
     used += bases[i] * state.valuePerUnit;
   });
   if (lowest > budget) {
-    throw new OptimizationError(
-      "NO_FEASIBLE_SOLUTION",
+    const reachable = fromScaled(marketValue - lowest, moneyScale);
+    throw noFeasibleSolution(
       `No feasible solution: cash after trading cannot reach the minimum of ${problem.options.minCash}` +
-        ` within the drift bounds (at most ${fromScaled(marketValue - lowest, moneyScale)} is reachable)`,
-      { reason: "MIN_CASH", metadata: { bestReachableCash: fromScaled(marketValue - lowest, moneyScale) } },
+        ` within the drift bounds (at most ${reachable} is reachable)`,
+      [],
+      "MIN_CASH",
+      { best_reachable_cash: reachable },
     );
   }
 
@@ -213,15 +213,10 @@ function nearestToTarget(state: SecurityState): bigint {
   return distanceAbove < distanceBelow ? above : below;
 }
 
-function invalidInput(securityId: string, field: string, description: string): OptimizationError {
-  return new OptimizationError("INVALID_REBALANCE_INPUT", `${securityId}: ${description}`, {
-    securityIds: [securityId],
-    violations: [{ field, description }],
-  });
+function invalidInput(securityId: string, field: string, description: string) {
+  return invalidRebalanceInput(`${securityId}: ${description}`, [{ field, description }], [securityId]);
 }
 
-function invalidOption(field: string, description: string): OptimizationError {
-  return new OptimizationError("INVALID_REBALANCE_INPUT", `${field} ${description}`, {
-    violations: [{ field, description }],
-  });
+function invalidOption(field: string, description: string) {
+  return invalidRebalanceInput(`${field} ${description}`, [{ field, description }]);
 }

@@ -1,14 +1,14 @@
 import { expect } from "chai";
-import { OptimizationError } from "../../../services/optimization/domain/optimization-error";
+import { DomainError, securityIdsOf } from "../../../services/optimization/domain/optimization-error";
 import { RebalanceProblem } from "../../../services/optimization/domain/rebalance-problem";
 import { solveRebalance } from "../../../services/optimization/domain/solve-rebalance";
 import { FULL, objectiveOf, security, violations } from "./rebalance-fixtures";
 
-function failure(problem: RebalanceProblem): OptimizationError {
+function failure(problem: RebalanceProblem): DomainError {
   try {
     solveRebalance(problem);
   } catch (error) {
-    if (error instanceof OptimizationError) return error;
+    if (error instanceof DomainError) return error;
     throw error;
   }
   throw new Error("expected the solve to fail");
@@ -36,7 +36,7 @@ describe("solveRebalance", () => {
     it("answers NO_FEASIBLE_SOLUTION where the reference returned 1 share outside [996.45, 998.55]", () => {
       const error = failure({ cash: "50", securities: [security("TIGHT", "1", "1000", "0.95", "0.001")], options: FULL });
       expect(error.code).to.equal("NO_FEASIBLE_SOLUTION");
-      expect(error.details.securityIds).to.deep.equal(["TIGHT"]);
+      expect(securityIdsOf(error)).to.deep.equal(["TIGHT"]);
       expect(error.message).to.contain("TIGHT");
     });
 
@@ -47,7 +47,7 @@ describe("solveRebalance", () => {
         options: FULL,
       });
       expect(error.code).to.equal("NO_FEASIBLE_SOLUTION");
-      expect(error.details.securityIds).to.deep.equal(["A"]);
+      expect(securityIdsOf(error)).to.deep.equal(["A"]);
     });
 
     it("rebalances a single-position portfolio to 900 shares", () => {
@@ -104,7 +104,7 @@ describe("solveRebalance", () => {
     it("answers NO_FEASIBLE_SOLUTION with reason MIN_CASH when the bands cannot free enough cash", () => {
       const error = failure({ ...workedExample, options: { ...FULL, minCash: "5000" } });
       expect(error.code).to.equal("NO_FEASIBLE_SOLUTION");
-      expect(error.details.reason).to.equal("MIN_CASH");
+      expect(error.metadata?.reason).to.equal("MIN_CASH");
     });
 
     it("still returns a feasible answer, flagged unproven, when the node budget runs out", () => {
@@ -152,7 +152,7 @@ describe("solveRebalance", () => {
       const ok = solveRebalance({ ...workedExample, securities: workedExample.securities.slice(0, 2), options: { ...FULL, mode: "BUY_ONLY" } });
       expect(ok.quantities).to.deep.equal(["150", "162"]);
       const error = failure({ ...workedExample, options: { ...FULL, mode: "BUY_ONLY" } });
-      expect(error.details.securityIds).to.deep.equal(["Z"]);
+      expect(securityIdsOf(error)).to.deep.equal(["Z"]);
     });
 
     it("never buys in SELL_ONLY mode", () => {
