@@ -54,8 +54,10 @@ export function registrationOf(name: ServiceName): RegisterService {
 }
 
 function banner(runtime: Runtime, ports: { grpc: number; http: number }, token: string): string {
-  const grpc = `${runtime.config.grpcHost}:${ports.grpc}`;
-  const http = `http://${runtime.config.httpHost}:${ports.http}`;
+  // A wildcard bind address is not something to connect to; show the loopback address instead.
+  const reachable = (host: string) => (host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host);
+  const grpc = `${reachable(runtime.config.grpc.host)}:${ports.grpc}`;
+  const http = `http://${reachable(runtime.config.http.host)}:${ports.http}`;
   const curl = `npx buf curl --protocol grpc --http2-prior-knowledge`;
   return [
     "",

@@ -8,13 +8,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { createChannel, ChannelCredentials, type Channel, type CompatServiceDefinition } from "nice-grpc";
 import { createServiceClient, type TradeplaneClient } from "../../clients/node";
-import { createAuthenticator, issueToken, type AuthSettings, type Authenticator, type TokenClaims } from "./auth";
+import { issueToken, type AuthSettings, type Authenticator, type TokenClaims } from "./auth";
 import { createAmqpBroker } from "./broker-amqp";
 import type { DeadLetterAdmin } from "./broker-topology";
 import { createMemoryBroker } from "./broker-memory";
 import { createMemoryCache } from "./cache-memory";
 import { createRedisCache } from "./cache-redis";
-import { bool, durationMs, int, list, loadConfig, oneOf, str, url, type ConfigOf } from "./config";
+import { bool, durationMs, int, loadConfig, str, url, type ConfigOf } from "./config";
+import { grpcServerOptionsOf, platformConfigSpec, telemetrySettingsOf } from "./platform-config";
 import { openDatabase, type Database } from "./database";
 import { startEmbeddedPostgres } from "./embedded-postgres";
 import { createGrpcServer, type TradeplaneServer } from "./grpc-server";
@@ -33,36 +34,16 @@ export type ServiceName = (typeof SERVICE_NAMES)[number];
 const peerAddress = (service: string) =>
   str({ env: `${service.toUpperCase()}_ADDRESS`, optional: true, description: `host:port of the ${service} gRPC service when it runs elsewhere` });
 
+/** The shared platform keys (ports, limits, auth, telemetry, SERVICES) plus the backends and peers of a process. */
 export const runtimeConfigSpec = {
-  services: list({ env: "SERVICES", default: [...SERVICE_NAMES], description: "services this process runs, comma-separated" }),
-  grpcHost: str({ env: "GRPC_HOST", default: "127.0.0.1", description: "address the gRPC server binds" }),
-  grpcPort: int({ env: "GRPC_PORT", default: 50051, description: "gRPC port (0 picks a free one)" }),
-  httpHost: str({ env: "HTTP_HOST", default: "127.0.0.1", description: "address the HTTP bridge binds" }),
-  httpPort: int({ env: "HTTP_PORT", default: 8080, description: "HTTP port of the bridge, dashboard and /metrics (0 picks a free one)" }),
+  ...platformConfigSpec,
   databaseUrl: url({ env: "DATABASE_URL", optional: true, secret: true, description: "PostgreSQL URL; unset runs embedded PGlite" }),
-  redisUrl: url({ env: "REDIS_URL", optional: true, secret: true, description: "Redis URL; unset uses in-process cache and quote bus" }),
+  redisUrl: url({ env: "REDIS_URL", optional: true, secret: true, description: "Redis URL; unset uses the in-process cache and quote bus" }),
   amqpUrl: url({ env: "AMQP_URL", optional: true, secret: true, description: "RabbitMQ URL; unset uses the in-process broker" }),
   requireRealServices: bool({ env: "REQUIRE_REAL_SERVICES", default: false, description: "fail instead of falling back to embedded backends" }),
-  dataDir: str({ env: "DATA_DIR", default: ".data", description: "where embedded Postgres keeps its files" }),
-  logLevel: oneOf(["debug", "info", "warn", "error", "silent"] as const, { env: "LOG_LEVEL", default: "info" }),
-  auth: {
-    secret: str({ env: "AUTH_SECRET", optional: true, secret: true, description: "HS256 key (≥ 32 bytes); unset generates one under DATA_DIR" }),
-    issuer: str({ env: "AUTH_ISSUER", default: "tradeplane" }),
-    audience: str({ env: "AUTH_AUDIENCE", default: "tradeplane" }),
-  },
-  rateLimit: {
-    ratePerSecond: int({ env: "RATE_LIMIT_PER_SECOND", default: 2_000, description: "calls per second per principal; 0 turns limiting off" }),
-    burst: int({ env: "RATE_LIMIT_BURST", default: 4_000 }),
-  },
-  grpc: {
-    maxMessageBytes: int({ env: "GRPC_MAX_MESSAGE_BYTES", default: 8 * 1024 * 1024 }),
-    keepaliveMs: durationMs({ env: "GRPC_KEEPALIVE", default: 30_000 }),
-    shutdownGraceMs: durationMs({ env: "SHUTDOWN_GRACE", default: 10_000 }),
-    clientDeadlineMs: durationMs({ env: "CLIENT_DEADLINE", default: 5_000, description: "default deadline of calls between services" }),
-  },
+  dataDir: str({ env: "DATA_DIR", default: ".data", description: "where embedded Postgres and the development key live" }),
   busRetention: int({ env: "QUOTE_BUS_RETENTION", default: 10_000, description: "entries kept per quote stream for resume" }),
-  traceExporter: oneOf(["none", "console", "otlp"] as const, { env: "TRACE_EXPORTER", default: "none" }),
-  otlpEndpoint: url({ env: "OTLP_ENDPOINT", optional: true }),
+  clientDeadlineMs: durationMs({ env: "CLIENT_DEADLINE", default: 5_000, description: "default deadline of calls between services" }),
   peers: {
     marketdata: peerAddress("marketdata"),
     accounting: peerAddress("accounting"),
@@ -143,7 +124,7 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
       throw new Error(`REQUIRE_REAL_SERVICES=1 but ${missing.join(", ")} ${missing.length === 1 ? "is" : "are"} not set`);
     }
   }
-  const logger = overrides.logger ?? createLogger({ name: "tradeplane", level: config.logLevel });
+  const logger = overrides.logger ?? createLogger({ name: "tradeplane", level: config.log.level });
   const stops: (() => Promise<void> | void)[] = [];
   const onStop = (stop: () => Promise<void> | void) => void stops.push(stop);
   const stopAll = async () => {
@@ -158,19 +139,16 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
   };
 
   try {
-    const telemetry = setupTelemetry({
-      serviceName: "tradeplane",
-      exporter: config.traceExporter,
-      ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),
-    });
+    const telemetry = setupTelemetry(telemetrySettingsOf(config));
     onStop(() => telemetry.shutdown());
 
     const auth: AuthSettings = {
-      secret: config.auth.secret ?? developmentSecret(config.dataDir),
-      issuer: config.auth.issuer,
-      audience: config.auth.audience,
+      secret: config.auth.jwtSecret ?? developmentSecret(config.dataDir),
+      issuer: config.auth.jwtIssuer,
+      audience: config.auth.jwtAudience,
     };
-    const authenticator = createAuthenticator(auth);
+    const grpcOptions = grpcServerOptionsOf(config, logger, auth.secret);
+    const authenticator = grpcOptions.authenticator;
     const serviceToken = await issueToken(auth, { sub: "tradeplane-service", roles: ["service"], portfolios: ["*"] }, 10 * 365 * 24 * 3600);
 
     let databaseUrl = config.databaseUrl;
@@ -194,14 +172,7 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
       : createMemoryBroker();
     onStop(() => broker.close());
 
-    const grpc = createGrpcServer({
-      logger,
-      authenticator,
-      rateLimit: config.rateLimit,
-      maxReceiveMessageBytes: config.grpc.maxMessageBytes,
-      maxSendMessageBytes: config.grpc.maxMessageBytes,
-      keepalive: { timeMs: config.grpc.keepaliveMs, timeoutMs: 10_000 },
-    });
+    const grpc = createGrpcServer(grpcOptions);
     const http = createHttpServer({ logger });
 
     const databases: Database[] = [];
@@ -249,7 +220,7 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
         const resolve = () =>
           (client ??= createServiceClient(definition, channelTo(peer), {
             token: serviceToken,
-            deadlineMs: config.grpc.clientDeadlineMs,
+            deadlineMs: config.clientDeadlineMs,
           }));
         return new Proxy({} as TradeplaneClient<typeof definition>, {
           get: (_target, method) => (resolve() as Record<string | symbol, unknown>)[method],
@@ -260,9 +231,9 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
       async listen() {
         if (listening) throw new Error("listen() may be called once");
         listening = true;
-        const grpcPort = await grpc.listen(config.grpcHost, config.grpcPort);
+        const grpcPort = await grpc.listen(config.grpc.host, config.grpc.port);
         ownGrpcPort = grpcPort;
-        const httpPort = await http.listen(config.httpHost, config.httpPort);
+        const httpPort = await http.listen(config.http.host, config.http.port);
         return { grpc: grpcPort, http: httpPort };
       },
       stop() {

@@ -37,7 +37,7 @@ export function testEnv(options: StartSystemOptions = {}): NodeJS.ProcessEnv {
     GRPC_PORT: "0",
     HTTP_PORT: "0",
     DATABASE_URL: runDatabaseUrl(),
-    AUTH_SECRET: TEST_AUTH_SECRET,
+    JWT_SECRET: TEST_AUTH_SECRET,
     LOG_LEVEL: options.logLevel ?? process.env.TEST_LOG_LEVEL ?? "silent",
     RATE_LIMIT_PER_SECOND: "0",
     SHUTDOWN_GRACE: "2000",
