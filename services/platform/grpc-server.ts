@@ -153,7 +153,15 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
       }
       await health.start();
       const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
-      const bound = await server.listen(address);
+      let bound: number;
+      try {
+        bound = await server.listen(address);
+      } catch (error) {
+        // Nothing is served, so nothing is left to probe; the error (e.g. the port is taken) is the caller's to report.
+        health.stop();
+        state = 'stopped';
+        throw error;
+      }
       logger.info('gRPC server listening', { host, port: bound, services: serviceNames });
       return bound;
     },

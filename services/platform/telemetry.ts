@@ -142,10 +142,3 @@ export function inConsumerSpan<T>(name: string, headers: Record<string, unknown>
     }
   });
 }
-
-/** Trace and span id of the active span, if any (for logs and error reports). */
-export function activeTraceIds(): { traceId: string; spanId: string } | undefined {
-  const spanContext = trace.getActiveSpan()?.spanContext();
-  if (spanContext === undefined || !trace.isSpanContextValid(spanContext)) return undefined;
-  return { traceId: spanContext.traceId, spanId: spanContext.spanId };
-}

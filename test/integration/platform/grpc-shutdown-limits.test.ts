@@ -5,7 +5,10 @@ import { deadlineMiddleware } from "nice-grpc-client-middleware-deadline";
 import { HealthCheckResponse_ServingStatus as Serving } from "nice-grpc-server-health/lib/proto/grpc/health/v1/health";
 import { AccountingServiceDefinition } from "../../../generated/tradeplane/accounting/v1/accounting_service";
 import { StreamEndReason } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
-import { bearer, startHarness, type Harness } from "./grpc-fixture";
+import { createAuthenticator } from "../../../services/platform/auth";
+import { createGrpcServer } from "../../../services/platform/grpc-server";
+import { createLogger } from "../../../services/platform/logger";
+import { authSettings, bearer, startHarness, type Harness } from "./grpc-fixture";
 
 function latch() {
   let open!: () => void;
@@ -178,5 +181,25 @@ describe("gRPC platform: draining, shutdown, deadlines and message limits", () =
     expect((await h.accounting.getBalance({ portfolioId: "P".repeat(100) }, bearer(token))).balance?.quantityLong).to.equal("1");
     const error = await failure(h.accounting.getBalance({ portfolioId: "P".repeat(4_000) }, bearer(token)));
     expect(error.code).to.equal(Status.RESOURCE_EXHAUSTED);
+  });
+
+  it("rejects listen() on a port already taken", async () => {
+    const h = await start();
+    const second = createGrpcServer({
+      logger: createLogger({ name: "test", level: "silent" }),
+      authenticator: createAuthenticator(authSettings),
+      rateLimit: { ratePerSecond: 0, burst: 1 },
+      maxReceiveMessageBytes: 1024 * 1024,
+      maxSendMessageBytes: 1024 * 1024,
+      keepalive: { timeMs: 30_000, timeoutMs: 10_000 },
+    });
+    let caught: unknown;
+    try {
+      await second.listen("127.0.0.1", h.port);
+    } catch (error) {
+      caught = error;
+    }
+    expect(String(caught)).to.match(/address|EADDRINUSE|bind/i);
+    await second.shutdown();
   });
 });
