@@ -62,6 +62,8 @@ export function loadRuntimeConfig(env: NodeJS.ProcessEnv = process.env): Runtime
 
 export interface Runtime {
   config: RuntimeConfig;
+  /** The environment the runtime was built from: services read their own keys from it (`loadConfig(spec, runtime.env)`). */
+  env: NodeJS.ProcessEnv;
   logger: Logger;
   grpc: TradeplaneServer;
   http: HttpServer;
@@ -96,6 +98,8 @@ export interface Runtime {
 export interface RuntimeOverrides {
   /** Use this logger instead of one built from LOG_LEVEL (tests pass a silent one). */
   logger?: Logger;
+  /** The environment services read their own keys from; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** A stable development key under DATA_DIR, so the token `npm start` prints stays valid across restarts. */
@@ -193,6 +197,7 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
 
     const runtime: Runtime = {
       config,
+      env: overrides.env ?? process.env,
       logger,
       grpc,
       http,
@@ -273,7 +278,7 @@ export async function startServices(
   env: NodeJS.ProcessEnv = process.env,
   overrides: RuntimeOverrides = {},
 ): Promise<RunningService> {
-  const runtime = await createRuntime(loadRuntimeConfig(env), overrides);
+  const runtime = await createRuntime(loadRuntimeConfig(env), { env, ...overrides });
   try {
     for (const add of register) await add(runtime);
     const ports = await runtime.listen();
