@@ -10,7 +10,7 @@ const MIB = 1024 * 1024;
 
 export const platformConfigSpec = {
   grpc: {
-    host: str({ env: 'GRPC_HOST', default: '0.0.0.0' }),
+    host: str({ env: 'GRPC_HOST', default: '127.0.0.1' }),
     port: int({ env: 'GRPC_PORT', default: 50051, min: 0, max: 65535 }),
     maxReceiveMessageBytes: int({ env: 'GRPC_MAX_RECEIVE_MESSAGE_BYTES', default: 4 * MIB, min: 1024, max: 64 * MIB }),
     maxSendMessageBytes: int({ env: 'GRPC_MAX_SEND_MESSAGE_BYTES', default: 4 * MIB, min: 1024, max: 64 * MIB }),
@@ -22,7 +22,7 @@ export const platformConfigSpec = {
     healthProbeIntervalMs: durationMs({ env: 'HEALTH_PROBE_INTERVAL', default: 5_000, minMs: 100 }),
   },
   http: {
-    host: str({ env: 'HTTP_HOST', default: '0.0.0.0' }),
+    host: str({ env: 'HTTP_HOST', default: '127.0.0.1' }),
     port: int({ env: 'HTTP_PORT', default: 8080, min: 0, max: 65535 }),
   },
   auth: {

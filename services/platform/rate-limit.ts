@@ -66,6 +66,9 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
 /** Rejects calls over the caller's rate with RESOURCE_EXHAUSTED and RetryInfo; runs after authentication. */
 export function createRateLimitMiddleware(limiter: RateLimiter): ServerMiddleware<{}, AuthCallContext> {
   return async function* rateLimitMiddleware(call, context) {
+    // Calls between tradeplane services are bounded by worker prefetch and pool sizes, not by a per-caller budget;
+    // limiting them would throttle the order path behind one shared service identity.
+    if (context.principal.roles.has('service')) return yield* call.next(call.request, context);
     const result = limiter.take(context.principal.subject);
     if (!result.allowed) {
       throw resourceExhausted('RATE_LIMITED', 'too many requests; retry after the given delay', {
