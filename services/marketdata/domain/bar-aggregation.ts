@@ -17,6 +17,9 @@ export interface Bar {
   /** Sum of last-trade sizes. */
   readonly volume: Decimal;
   readonly tickCount: number;
+  /** Exchange times of the first and last tick in the bar, epoch ms. */
+  readonly firstTickMs: number;
+  readonly lastTickMs: number;
 }
 
 /**
@@ -56,7 +59,19 @@ export function aggregateBars(symbol: string, interval: BarInterval, quotes: Ite
     const price = quote.last;
     const startMs = barStartMs(quote.exchangeTimeMs, interval);
     if (!current || current.startMs !== startMs) {
-      current = { symbol, interval, startMs, open: price, high: price, low: price, close: price, volume: quote.lastSize, tickCount: 1 };
+      current = {
+        symbol,
+        interval,
+        startMs,
+        open: price,
+        high: price,
+        low: price,
+        close: price,
+        volume: quote.lastSize,
+        tickCount: 1,
+        firstTickMs: quote.exchangeTimeMs,
+        lastTickMs: quote.exchangeTimeMs,
+      };
       bars.push(current);
       continue;
     }
@@ -65,6 +80,7 @@ export function aggregateBars(symbol: string, interval: BarInterval, quotes: Ite
     current.close = price;
     current.volume = current.volume.plus(quote.lastSize);
     current.tickCount += 1;
+    current.lastTickMs = quote.exchangeTimeMs;
   }
   return bars;
 }

@@ -2,11 +2,6 @@ import type { SequencedQuote } from "./quote";
 import { SequenceTracker } from "./quote-sequencer";
 import type { QuoteSubscription } from "./quote-subscription";
 
-/** Receives every quote the bus delivers, e.g. the in-process replay ring. */
-export interface QuoteObserver {
-  append(quote: SequencedQuote): void;
-}
-
 /**
  * Hands each quote from the bus to the subscriptions that follow its symbol, and keeps the latest
  * quote per symbol so a new subscriber's SNAPSHOT is consistent with the updates that follow it
@@ -22,11 +17,7 @@ export class QuoteFanout {
   private readonly subscribersBySymbol = new Map<string, Set<QuoteSubscription>>();
   private readonly tracker = new SequenceTracker();
 
-  constructor(
-    epoch: number,
-    latestQuotes: Iterable<SequencedQuote> = [],
-    private readonly observer?: QuoteObserver,
-  ) {
+  constructor(epoch: number, latestQuotes: Iterable<SequencedQuote> = []) {
     this.epoch = epoch;
     const seeds: [string, number][] = [];
     for (const quote of latestQuotes) {
@@ -85,7 +76,6 @@ export class QuoteFanout {
     const observation = this.tracker.observe(quote.symbol, quote.seq, quote.epoch);
     if (observation.kind === "DUPLICATE") return;
     this.latestBySymbol.set(quote.symbol, quote);
-    this.observer?.append(quote);
     const subscribers = this.subscribersBySymbol.get(quote.symbol);
     if (!subscribers) return;
     if (observation.kind === "GAP") {

@@ -80,6 +80,9 @@ export async function up(knex: Knex, { schema }: MigrationContext): Promise<void
        close numeric not null,
        volume numeric not null check (volume >= 0),
        tick_count integer not null check (tick_count >= 1),
+       -- Times of the first and last tick folded in, so batches merge in any order (open and close
+       -- come from the earliest and latest tick, whichever batch carried it).
+       first_exchange_time timestamptz not null,
        last_exchange_time timestamptz not null,
        primary key (symbol, bar_interval, start_time)
      )`,

@@ -16,12 +16,12 @@ import { StreamRegistry } from "../../../services/marketdata/domain/stream-regis
 const KNOWN = new Set(["AAPL", "MSFT", "SPY", "BTC", "ETH"]);
 const EPOCH = 1_700_000_000_000;
 
-/** A single-process market: a sequencer publishing into the fan-out, which feeds the replay ring. */
+/** A single-process market: a sequencer publishing into the replay ring and the fan-out. */
 function market(options: { epoch?: number; ringCapacity?: number; bufferCapacity?: number; replay?: QuoteReplaySource; maxStreams?: number } = {}) {
   const epoch = options.epoch ?? EPOCH;
   let nowMs = 1_000;
   const ring = new ReplayRing({ capacityPerSymbol: options.ringCapacity ?? 100, retentionMs: 60_000, nowMs: () => nowMs });
-  const fanout = new QuoteFanout(epoch, [], ring);
+  const fanout = new QuoteFanout(epoch, []);
   let sequencer = new QuoteSequencer(epoch);
   let streamCount = 0;
   const deps: QuoteStreamDeps = {
@@ -45,6 +45,7 @@ function market(options: { epoch?: number; ringCapacity?: number; bufferCapacity
     publish(symbol: string): number {
       nowMs += 10;
       const quote = build(symbol, sequencer.next(symbol), sequencer.epoch);
+      ring.append(quote);
       fanout.deliver(quote);
       return quote.seq;
     },
@@ -54,7 +55,9 @@ function market(options: { epoch?: number; ringCapacity?: number; bufferCapacity
     /** Deliver a quote with an arbitrary seq, as a lossy bus would. */
     deliverRaw(symbol: string, seq: number): void {
       nowMs += 10;
-      fanout.deliver(build(symbol, seq, sequencer.epoch));
+      const quote = build(symbol, seq, sequencer.epoch);
+      ring.append(quote);
+      fanout.deliver(quote);
     },
     restartEpoch(newEpoch: number): void {
       sequencer = new QuoteSequencer(newEpoch);
