@@ -1,47 +1,59 @@
 /**
- * Typed errors of the orders domain. Each carries a stable string code that clients can match on; the gRPC
- * edge maps codes to status codes once (see grpc/), so nothing here knows about transports.
+ * Typed errors of the orders domain. Each carries a stable string code that clients match on (ErrorInfo reason) and
+ * the platform error kind that decides the gRPC status; nothing here knows about transports.
  */
+import { DomainError, type ErrorKind, type FieldViolation } from "../../platform/errors";
 
-/** Stable machine-readable codes of every failure the orders domain reports. */
-export type OrderErrorCode =
-  | "INVALID_ORDER"
-  | "INSTRUMENT_NOT_TRADABLE"
-  | "MARKET_CLOSED"
-  | "PRICE_OUT_OF_BAND"
-  | "PRICE_NOT_ON_TICK"
-  | "QUANTITY_NOT_LOT_MULTIPLE"
-  | "QUANTITY_BELOW_MINIMUM"
-  | "ORDER_VALUE_TOO_SMALL"
-  | "ORDER_VALUE_TOO_LARGE"
-  | "IDEMPOTENCY_KEY_REUSED"
-  | "IDEMPOTENCY_KEY_IN_FLIGHT"
-  | "INSUFFICIENT_FUNDS"
-  | "INSUFFICIENT_POSITION"
-  | "ORDER_NOT_FOUND"
-  | "ORDER_NOT_CANCELLABLE"
-  | "INVALID_TRANSITION"
-  | "PERMISSION_DENIED"
-  | "DEPENDENCY_UNAVAILABLE";
+export type { FieldViolation };
 
-/** Which field of the request a validation failure is about, for `BadRequest` field violations. */
-export interface FieldViolation {
-  field: string;
-  description: string;
-}
+/** Stable machine-readable codes of every failure the orders domain reports, with the kind of each. */
+const KIND_BY_CODE = {
+  INVALID_ORDER: "invalid",
+  QUANTITY_NOT_LOT_MULTIPLE: "invalid",
+  QUANTITY_BELOW_MINIMUM: "invalid",
+  PRICE_NOT_ON_TICK: "invalid",
+  INSTRUMENT_NOT_TRADABLE: "failed_precondition",
+  MARKET_CLOSED: "failed_precondition",
+  PRICE_OUT_OF_BAND: "failed_precondition",
+  ORDER_VALUE_TOO_SMALL: "failed_precondition",
+  ORDER_VALUE_TOO_LARGE: "failed_precondition",
+  INSUFFICIENT_FUNDS: "failed_precondition",
+  INSUFFICIENT_POSITION: "failed_precondition",
+  ORDER_NOT_CANCELLABLE: "failed_precondition",
+  IDEMPOTENCY_KEY_REUSED: "already_exists",
+  // Another request with the key is still being worked on: retry shortly (the gRPC form of HTTP 409).
+  IDEMPOTENCY_KEY_IN_FLIGHT: "aborted",
+  // The order changed under a concurrent writer more often than the use case retries.
+  INVALID_TRANSITION: "aborted",
+  ORDER_NOT_FOUND: "not_found",
+  PERMISSION_DENIED: "permission_denied",
+  DEPENDENCY_UNAVAILABLE: "unavailable",
+} as const satisfies Record<string, ErrorKind>;
+
+export type OrderErrorCode = keyof typeof KIND_BY_CODE;
 
 /** A failure the orders domain expects and explains; `cause` is kept for logs, never sent to clients. */
-export class OrderError extends Error {
-  override readonly name = "OrderError";
+export class OrderError extends DomainError {
+  declare readonly code: OrderErrorCode;
 
   constructor(
-    readonly code: OrderErrorCode,
+    code: OrderErrorCode,
     message: string,
-    readonly fieldViolations: readonly FieldViolation[] = [],
-    readonly metadata: Readonly<Record<string, string>> = {},
-    options?: { cause?: unknown },
+    violations: readonly FieldViolation[] = [],
+    metadata: Readonly<Record<string, string>> = {},
+    options: { cause?: unknown; retryAfterMs?: number } = {},
   ) {
-    super(message, options);
+    super(KIND_BY_CODE[code], code, message, {
+      ...(violations.length > 0 ? { violations } : {}),
+      metadata,
+      ...options,
+      ...(code === "DEPENDENCY_UNAVAILABLE" && options.retryAfterMs === undefined ? { retryAfterMs: 200 } : {}),
+    });
+  }
+
+  /** Field violations of a validation failure (empty for other failures). */
+  get fieldViolations(): readonly FieldViolation[] {
+    return this.violations ?? [];
   }
 }
 

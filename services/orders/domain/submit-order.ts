@@ -95,7 +95,7 @@ async function claimKey(
   fingerprint: string,
 ): Promise<Claimed> {
   const proposedOrderId = deps.newOrderId();
-  const deadline = deps.clock.now().getTime() + deps.inFlightWaitMs;
+  let waitedMs = 0;
   let pauseMs = 5;
   for (;;) {
     const claim = await deps.keys.claim(portfolioId, key, fingerprint, proposedOrderId);
@@ -103,12 +103,17 @@ async function claimKey(
     if (claim.kind === "completed") return { kind: "replay", orderId: replayOrderId(claim, fingerprint) };
     // In flight: a different payload is refused at once; the same payload waits for the original's answer.
     replayOrderId({ fingerprint: claim.fingerprint, orderId: "" }, fingerprint);
-    if (deps.clock.now().getTime() >= deadline) {
-      throw new OrderError("IDEMPOTENCY_KEY_IN_FLIGHT", "an order with this idempotency_key is still being submitted", [], {
-        retryAfterMs: String(pauseMs),
-      });
+    if (waitedMs >= deps.inFlightWaitMs) {
+      throw new OrderError(
+        "IDEMPOTENCY_KEY_IN_FLIGHT",
+        "an order with this idempotency_key is still being submitted",
+        [],
+        {},
+        { retryAfterMs: pauseMs },
+      );
     }
     await deps.sleep(pauseMs);
+    waitedMs += pauseMs;
     pauseMs = Math.min(pauseMs * 2, 100);
   }
 }

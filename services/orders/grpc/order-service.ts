@@ -21,7 +21,6 @@ import { listOrders, MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE } from "../domain/list-ord
 import type { Caller, OrderStore } from "../domain/ports";
 import { submitOrder, type SubmitOrderDeps } from "../domain/submit-order";
 import { eventToWire, orderToWire, sideFromWire, statusFromWire, timeInForceFromWire, typeFromWire } from "./order-wire";
-import { translatingErrors } from "./order-error-status";
 
 /** What the handlers need (built in main.ts). */
 export interface OrderServiceDeps {
@@ -52,51 +51,47 @@ export function callerOf(principal: Principal): Caller {
 export function createOrderService(deps: OrderServiceDeps): OrderServiceImplementation<TradeplaneCallContext> {
   const { store } = deps;
   return {
-    submitOrder: (request, context) =>
-      translatingErrors(async () => {
-        const { order, replayed } = await submitOrder(deps.submit, callerOf(context.principal), {
-          portfolioId: request.portfolioId,
-          idempotencyKey: request.idempotencyKey,
-          symbol: request.symbol,
-          securityId: request.securityId,
-          side: sideFromWire(request.side),
-          type: typeFromWire(request.type),
-          timeInForce: timeInForceFromWire(request.timeInForce),
-          quantity: request.quantity,
-          notional: request.notional,
-          limitPrice: request.limitPrice,
-          stopPrice: request.stopPrice,
-        });
-        return { order: orderToWire(order), replayed };
-      }),
+    submitOrder: async (request, context) => {
+      const { order, replayed } = await submitOrder(deps.submit, callerOf(context.principal), {
+        portfolioId: request.portfolioId,
+        idempotencyKey: request.idempotencyKey,
+        symbol: request.symbol,
+        securityId: request.securityId,
+        side: sideFromWire(request.side),
+        type: typeFromWire(request.type),
+        timeInForce: timeInForceFromWire(request.timeInForce),
+        quantity: request.quantity,
+        notional: request.notional,
+        limitPrice: request.limitPrice,
+        stopPrice: request.stopPrice,
+      });
+      return { order: orderToWire(order), replayed };
+    },
 
-    getOrder: (request, context) =>
-      translatingErrors(async () => ({
-        order: orderToWire(await getOrder({ store }, callerOf(context.principal), request.orderId)),
-      })),
+    getOrder: async (request, context) => ({
+      order: orderToWire(await getOrder({ store }, callerOf(context.principal), request.orderId)),
+    }),
 
-    listOrders: (request, context) =>
-      translatingErrors(async () => {
-        const page = await listOrders({ store }, callerOf(context.principal), {
-          portfolioId: request.portfolioId,
-          statuses: request.statuses.map(statusFromWire),
-          symbol: request.symbol,
-          side: sideFromWire(request.side),
-          createdFrom: request.fromTime ?? null,
-          createdTo: request.toTime ?? null,
-          pageSize: request.pageSize,
-          pageToken: request.pageToken,
-        });
-        return { orders: page.orders.map(orderToWire), nextPageToken: page.nextPageToken ?? "" };
-      }),
+    listOrders: async (request, context) => {
+      const page = await listOrders({ store }, callerOf(context.principal), {
+        portfolioId: request.portfolioId,
+        statuses: request.statuses.map(statusFromWire),
+        symbol: request.symbol,
+        side: sideFromWire(request.side),
+        createdFrom: request.fromTime ?? null,
+        createdTo: request.toTime ?? null,
+        pageSize: request.pageSize,
+        pageToken: request.pageToken,
+      });
+      return { orders: page.orders.map(orderToWire), nextPageToken: page.nextPageToken ?? "" };
+    },
 
-    cancelOrder: (request, context) =>
-      translatingErrors(async () => ({
-        order: orderToWire(await cancelOrder({ store, clock: deps.submit.clock }, callerOf(context.principal), request.orderId)),
-      })),
+    cancelOrder: async (request, context) => ({
+      order: orderToWire(await cancelOrder({ store, clock: deps.submit.clock }, callerOf(context.principal), request.orderId)),
+    }),
 
     async *watchOrderEvents(request, context): AsyncGenerator<WatchOrderEventsResponse> {
-      await translatingErrors(async () => authorizePortfolio(callerOf(context.principal), request.portfolioId));
+      authorizePortfolio(callerOf(context.principal), request.portfolioId);
       // At shutdown `signal` aborts and the stream ends with OK; the client resumes from its last seq.
       context.abortOnTerminate();
       const portfolioId = request.portfolioId;
@@ -105,14 +100,14 @@ export function createOrderService(deps: OrderServiceDeps): OrderServiceImplemen
       while (!context.signal.aborted) {
         const batch = await store.eventsSince(portfolioId, lastSeq, WATCH_BATCH);
         for (const { event, order } of batch) {
-          yield { event: eventToWire(event, order) };
+          yield { frame: { $case: "event", value: eventToWire(event, order) } };
           lastSeq = event.seq;
           lastFrameAt = Date.now();
         }
         if (batch.length === WATCH_BATCH) continue;
         if (Date.now() - lastFrameAt >= deps.heartbeatMs) {
           const latest = await store.latestSeq(portfolioId);
-          yield { heartbeat: { latestSeq: String(latest), serverTime: new Date() } };
+          yield { frame: { $case: "heartbeat", value: { latestSeq: String(latest), serverTime: new Date() } } };
           lastFrameAt = Date.now();
         }
         const untilHeartbeat = Math.max(1, deps.heartbeatMs - (Date.now() - lastFrameAt));
@@ -120,30 +115,28 @@ export function createOrderService(deps: OrderServiceDeps): OrderServiceImplemen
       }
     },
 
-    listDeadLetters: (request, context) =>
-      translatingErrors(async () => {
-        requireRole(context.principal, "admin");
-        if (request.pageToken !== "") {
-          throw new ServerError(Status.INVALID_ARGUMENT, "page_token is not valid: the dead letter view has one page");
-        }
-        const status =
-          request.status === DeadLetterStatus.DEAD_LETTER_STATUS_PENDING
-            ? "PENDING"
-            : request.status === DeadLetterStatus.DEAD_LETTER_STATUS_RETRIED
-              ? "RETRIED"
-              : null;
-        const size = request.pageSize <= 0 ? DEFAULT_PAGE_SIZE : Math.min(request.pageSize, MAX_PAGE_SIZE);
-        const letters = await deps.deadLetters.list(request.queue === "" ? null : request.queue, status, size);
-        return { deadLetters: letters.map(deadLetterToWire), nextPageToken: "" };
-      }),
+    listDeadLetters: async (request, context) => {
+      requireRole(context.principal, "admin");
+      if (request.pageToken !== "") {
+        throw new ServerError(Status.INVALID_ARGUMENT, "page_token is not valid: the dead letter view has one page");
+      }
+      const status =
+        request.status === DeadLetterStatus.DEAD_LETTER_STATUS_PENDING
+          ? "PENDING"
+          : request.status === DeadLetterStatus.DEAD_LETTER_STATUS_RETRIED
+            ? "RETRIED"
+            : null;
+      const size = request.pageSize <= 0 ? DEFAULT_PAGE_SIZE : Math.min(request.pageSize, MAX_PAGE_SIZE);
+      const letters = await deps.deadLetters.list(request.queue === "" ? null : request.queue, status, size);
+      return { deadLetters: letters.map(deadLetterToWire), nextPageToken: "" };
+    },
 
-    retryDeadLetter: (request, context) =>
-      translatingErrors(async () => {
-        requireRole(context.principal, "admin");
-        const letter = await deps.deadLetters.retry(request.deadLetterId);
-        if (letter === null) throw new ServerError(Status.NOT_FOUND, `dead letter ${request.deadLetterId} not found`);
-        return { deadLetter: deadLetterToWire(letter) };
-      }),
+    retryDeadLetter: async (request, context) => {
+      requireRole(context.principal, "admin");
+      const letter = await deps.deadLetters.retry(request.deadLetterId);
+      if (letter === null) throw new ServerError(Status.NOT_FOUND, `dead letter ${request.deadLetterId} not found`);
+      return { deadLetter: deadLetterToWire(letter) };
+    },
   };
 }
 
