@@ -32,6 +32,12 @@ export enum GapReason {
   GAP_REASON_BUFFER_EXPIRED = 1,
   /** GAP_REASON_EPOCH_CHANGED - The token is from another stream_epoch; seqs restarted. */
   GAP_REASON_EPOCH_CHANGED = 2,
+  /** GAP_REASON_REPLAY_LIMIT - More updates were missed than one resume replays per symbol (server config); a snapshot is cheaper. */
+  GAP_REASON_REPLAY_LIMIT = 3,
+  /** GAP_REASON_BUS_GAP - An update was lost on the quote bus between market data processes; the snapshot restores the state. */
+  GAP_REASON_BUS_GAP = 4,
+  /** GAP_REASON_TOKEN_AHEAD - The token claims seqs this epoch never issued (sequence state was lost without an epoch change). */
+  GAP_REASON_TOKEN_AHEAD = 5,
   UNRECOGNIZED = -1,
 }
 
@@ -46,6 +52,15 @@ export function gapReasonFromJSON(object: any): GapReason {
     case 2:
     case "GAP_REASON_EPOCH_CHANGED":
       return GapReason.GAP_REASON_EPOCH_CHANGED;
+    case 3:
+    case "GAP_REASON_REPLAY_LIMIT":
+      return GapReason.GAP_REASON_REPLAY_LIMIT;
+    case 4:
+    case "GAP_REASON_BUS_GAP":
+      return GapReason.GAP_REASON_BUS_GAP;
+    case 5:
+    case "GAP_REASON_TOKEN_AHEAD":
+      return GapReason.GAP_REASON_TOKEN_AHEAD;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -61,6 +76,12 @@ export function gapReasonToJSON(object: GapReason): string {
       return "GAP_REASON_BUFFER_EXPIRED";
     case GapReason.GAP_REASON_EPOCH_CHANGED:
       return "GAP_REASON_EPOCH_CHANGED";
+    case GapReason.GAP_REASON_REPLAY_LIMIT:
+      return "GAP_REASON_REPLAY_LIMIT";
+    case GapReason.GAP_REASON_BUS_GAP:
+      return "GAP_REASON_BUS_GAP";
+    case GapReason.GAP_REASON_TOKEN_AHEAD:
+      return "GAP_REASON_TOKEN_AHEAD";
     case GapReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -120,10 +141,17 @@ export enum TickRejectionReason {
   TICK_REJECTION_REASON_NON_POSITIVE_PRICE = 2,
   /** TICK_REJECTION_REASON_CROSSED_QUOTE - bid > ask. */
   TICK_REJECTION_REASON_CROSSED_QUOTE = 3,
-  /** TICK_REJECTION_REASON_STALE_TIMESTAMP - Older than the symbol's latest accepted tick, or too far in the future. */
+  /**
+   * TICK_REJECTION_REASON_STALE_TIMESTAMP - Not newer than the symbol's latest accepted tick, older than the configured maximum tick age (default
+   * 5 minutes), or too far in the future.
+   */
   TICK_REJECTION_REASON_STALE_TIMESTAMP = 4,
   /** TICK_REJECTION_REASON_INVALID_FIELD - A required field is missing, a decimal does not parse, or a size is negative. */
   TICK_REJECTION_REASON_INVALID_FIELD = 5,
+  /** TICK_REJECTION_REASON_INSTRUMENT_NOT_ACTIVE - The instrument is HALTED or DELISTED and takes no quotes. */
+  TICK_REJECTION_REASON_INSTRUMENT_NOT_ACTIVE = 6,
+  /** TICK_REJECTION_REASON_OFF_TICK_GRID - A price is not a multiple of the instrument's tick_size. */
+  TICK_REJECTION_REASON_OFF_TICK_GRID = 7,
   UNRECOGNIZED = -1,
 }
 
@@ -147,6 +175,12 @@ export function tickRejectionReasonFromJSON(object: any): TickRejectionReason {
     case 5:
     case "TICK_REJECTION_REASON_INVALID_FIELD":
       return TickRejectionReason.TICK_REJECTION_REASON_INVALID_FIELD;
+    case 6:
+    case "TICK_REJECTION_REASON_INSTRUMENT_NOT_ACTIVE":
+      return TickRejectionReason.TICK_REJECTION_REASON_INSTRUMENT_NOT_ACTIVE;
+    case 7:
+    case "TICK_REJECTION_REASON_OFF_TICK_GRID":
+      return TickRejectionReason.TICK_REJECTION_REASON_OFF_TICK_GRID;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -168,6 +202,10 @@ export function tickRejectionReasonToJSON(object: TickRejectionReason): string {
       return "TICK_REJECTION_REASON_STALE_TIMESTAMP";
     case TickRejectionReason.TICK_REJECTION_REASON_INVALID_FIELD:
       return "TICK_REJECTION_REASON_INVALID_FIELD";
+    case TickRejectionReason.TICK_REJECTION_REASON_INSTRUMENT_NOT_ACTIVE:
+      return "TICK_REJECTION_REASON_INSTRUMENT_NOT_ACTIVE";
+    case TickRejectionReason.TICK_REJECTION_REASON_OFF_TICK_GRID:
+      return "TICK_REJECTION_REASON_OFF_TICK_GRID";
     case TickRejectionReason.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
