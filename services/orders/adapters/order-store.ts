@@ -3,6 +3,7 @@
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import { enqueue } from "../../platform/outbox";
+import { injectTraceContext } from "../../platform/telemetry";
 import type { OutgoingMessage } from "../../platform/messaging";
 import { type Order, type OrderEvent, type OrderReason, type OrderStatus } from "../domain/order";
 import { fillIdOf, isTerminal } from "../domain/order-state-machine";
@@ -64,7 +65,9 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   }
 
   async function outbox(trx: Knex.Transaction, messages: readonly OutgoingMessage[]): Promise<void> {
-    await enqueue(trx, schema, messages);
+    // The trace context of the request (or of the consumed message) travels with each message to its consumer.
+    const trace = injectTraceContext();
+    await enqueue(trx, schema, messages.map((m) => ({ ...m, headers: { ...trace, ...m.headers } })));
   }
 
   return {

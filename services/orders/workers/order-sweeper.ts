@@ -1,0 +1,66 @@
+// The order sweeper: once per interval it expires DAY orders past their session close and re-evaluates working
+// orders against the current market, so a resting order fills even if no quote stream reached this process (the
+// quote watcher handles the low-latency path). Each order goes through executeOrder, whose version check makes a
+// sweep racing the execution worker or a cancel harmless.
+import type { Knex } from "knex";
+import type { Logger } from "../../platform/logger";
+import { expiredOrderIds, workingOrderIds } from "../adapters/order-store";
+import { executeOrder, type ExecuteOrderDeps } from "../domain/execute-order";
+
+/** Orders looked at per sweep, so one sweep stays short. */
+const SWEEP_BATCH = 500;
+
+/** Starts the periodic sweep; returns its stop function. */
+export function startOrderSweeper(options: {
+  knex: Knex;
+  schema: string;
+  deps: ExecuteOrderDeps;
+  intervalMs: number;
+  logger: Logger;
+  /** Symbols to re-evaluate; all working orders when it returns null. */
+  symbolsOfWorkingOrders: () => Promise<string[]>;
+}): () => Promise<void> {
+  const { knex, schema, deps, logger } = options;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+
+  async function sweep(): Promise<void> {
+    const expired = await expiredOrderIds(knex, schema, deps.clock.now(), SWEEP_BATCH);
+    const symbols = await options.symbolsOfWorkingOrders();
+    const working = symbols.length === 0 ? [] : await workingOrderIds(knex, schema, symbols, SWEEP_BATCH);
+    for (const orderId of new Set([...expired, ...working])) {
+      if (stopped) return;
+      try {
+        await executeOrder(deps, orderId);
+      } catch (error) {
+        logger.warn("sweep could not execute an order; the next sweep retries", { orderId, err: error });
+      }
+    }
+  }
+
+  const loop = (): void => {
+    if (stopped) return;
+    timer = setTimeout(() => {
+      running = sweep()
+        .catch((error: unknown) => logger.warn("order sweep failed", { err: error }))
+        .finally(loop);
+    }, options.intervalMs);
+  };
+  loop();
+
+  return async () => {
+    stopped = true;
+    clearTimeout(timer);
+    await running;
+  };
+}
+
+/** Distinct symbols with working orders (NEW or PARTIALLY_FILLED). */
+export async function symbolsWithWorkingOrders(knex: Knex, schema: string): Promise<string[]> {
+  const result = await knex.raw<{ rows: { symbol: string }[] }>(
+    "select distinct symbol from ?? where status in ('NEW', 'PARTIALLY_FILLED')",
+    [`${schema}.orders`],
+  );
+  return result.rows.map((row) => row.symbol);
+}
