@@ -200,7 +200,8 @@ describe("accounting service", () => {
     const message = { routingKey: FILL_EVENT_ROUTING_KEY, messageId: `fill-${p}`, schemaVersion: FILL_EVENT_SCHEMA_VERSION, body: JSON.stringify(body) };
     await system.runtime.broker.publish(message);
     await system.runtime.broker.publish(message);
-    await eventually(async () => (await a.getBalance({ id: "0", portfolioId: p, securityId: s })).balance?.quantityLong === "10");
+    // The security row appears when the worker commits the fill; until then GetBalance answers NOT_FOUND.
+    await eventually(async () => (await a.getBalance({ id: "0", portfolioId: p, securityId: s }).catch(() => null))?.balance?.quantityLong === "10");
     await new Promise((resolve) => setTimeout(resolve, 300));
     const list = await a.listTransactions({ portfolioId: p, sourceId: `fill-${p}` } as never);
     expect(list.totalSize).to.equal(1);
