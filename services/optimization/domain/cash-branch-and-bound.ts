@@ -18,12 +18,17 @@
 // order, then slope-1 capacity; it is computed from prefix sums with a binary search. Costs are integers in
 // the solver's money unit, so the ceiling of the LP value is still a valid bound.
 //
+// Granularity. Descents come in multiples of a lot's value, while the need E has the solver's finer money
+// unit, so a need can rarely be met exactly. Rounding the need of a suffix up to the gcd of its items'
+// granularities is exact (no combination can land in between) and is what lets the bound be reached and the
+// search stop; without it the search would have to exhaust every near miss to prove the optimum.
+//
 // Exactness. A node is discarded only when (a) its bound is ≥ the incumbent, (b) it cannot reach E, or
 // (c) the same suffix with the same remaining need was already reached at a cost no higher. None of these
 // can discard a strictly better solution, and otherwise the search is exhaustive, so when it finishes within
-// its node budget the incumbent is optimal. Larger descents of one item only raise that child's bound
-// (its own cost grows 1:1, the suffix's LP falls by at most 1:1), so the option loop stops at the first
-// pruned descent.
+// its node budget the incumbent is optimal. Larger descents of one item only raise that child's unrounded
+// bound (its own cost grows 1:1, the suffix's LP falls by at most 1:1), so the option loop stops at the first
+// descent that this bound prunes.
 
 import { AdmissibleQuantities } from "./admissible-quantities";
 
@@ -40,6 +45,8 @@ export interface DescentItem {
   firstDescent: bigint;
   /** Largest possible descent in money units. */
   maxDescent: bigint;
+  /** Every possible descent is a multiple of this (money units), e.g. one lot's value. */
+  granularity: bigint;
 }
 
 /** Outcome of the branch and bound. */
@@ -57,17 +64,32 @@ export interface DescentResult {
 const MEMO_LIMIT = 200_000;
 
 /** Finds the cheapest set of descents freeing at least `excess` money units; null when impossible. */
-export function minimizeDescentCost(items: DescentItem[], excess: bigint, nodeLimit: number): DescentResult | null {
+export function minimizeDescentCost(
+  items: DescentItem[],
+  excess: bigint,
+  nodeLimit: number,
+  timeLimitMs = Number.POSITIVE_INFINITY,
+): DescentResult | null {
+  const deadline = performance.now() + timeLimitMs;
   const order = items.map((_, index) => index).sort((a, b) => compareRates(items[a], items[b]));
   const sorted = order.map((index) => items[index]);
   const n = sorted.length;
   const first = prefixSums(sorted.map((item) => item.firstDescent));
   const firstCost = prefixSums(sorted.map((item) => item.firstDescent - item.gain));
   const extra = prefixSums(sorted.map((item) => item.maxDescent - item.firstDescent));
+  const grain = new Array<bigint>(n + 1);
+  grain[n] = 0n;
+  for (let j = n - 1; j >= 0; j--) grain[j] = gcd(sorted[j].granularity, grain[j + 1]);
+  const capacity = (j: number) => first[n] - first[j] + extra[n] - extra[j];
+  // The smallest total descent of items j.. that is ≥ need and a multiple of their common granularity.
+  const roundNeed = (j: number, need: bigint) => (grain[j] > 1n && need > 0n ? ((need + grain[j] - 1n) / grain[j]) * grain[j] : need);
 
   // Ceil of the LP relaxation of items j..n−1 needing `need`; null when even all of them cannot free it.
-  const relaxation = (j: number, need: bigint): bigint | null => {
-    if (need <= 0n) return 0n;
+  // Ceil of the LP relaxation of items j..n−1 needing `rawNeed` (rounded to their granularity when `rounded`);
+  // null when even all of them cannot free it.
+  const relaxation = (j: number, rawNeed: bigint, rounded = true): bigint | null => {
+    if (rawNeed <= 0n) return 0n;
+    const need = rounded ? roundNeed(j, rawNeed) : rawNeed;
     const firstCapacity = first[n] - first[j];
     if (firstCapacity < need) {
       const rest = need - firstCapacity;
@@ -109,26 +131,34 @@ export function minimizeDescentCost(items: DescentItem[], excess: bigint, nodeLi
       return;
     }
     if (j === n) return;
-    if (++nodes > nodeLimit) {
+    if (++nodes > nodeLimit || ((nodes & 255) === 0 && performance.now() > deadline)) {
       aborted = true;
       return;
     }
-    const key = `${j}:${need}`;
+    const key = `${j}:${roundNeed(j, need)}`;
     const seen = memo.get(key);
     if (seen !== undefined && seen <= cost) return;
     if (memo.size < MEMO_LIMIT) memo.set(key, cost);
 
     const item = sorted[j];
-    let quantity: bigint | null = item.domain.floor(item.base - 1n);
+    // Descents so small that the items after j could not cover the rest are skipped in one jump.
+    const shortfall = need - capacity(j + 1);
+    const firstUnits = shortfall > 0n ? (shortfall + item.valuePerUnit - 1n) / item.valuePerUnit : 1n;
+    let quantity: bigint | null = item.domain.floor(item.base - firstUnits);
     while (quantity !== null) {
       const descent = (item.base - quantity) * item.valuePerUnit;
       const childCost = cost + descent - item.gain;
-      const childBound = relaxation(j + 1, need - descent);
-      if (childBound !== null) {
-        if (best !== null && childCost + childBound >= bestCost) break;
-        chosen[j] = quantity;
-        search(j + 1, need - descent, childCost);
-        chosen[j] = item.base;
+      // The unrounded bound never decreases as the descent grows, so once it prunes, every larger descent is
+      // pruned too; the rounded bound is tighter but can drop by a whole grain, so it only skips this child.
+      const monotone = relaxation(j + 1, need - descent, false);
+      if (monotone !== null) {
+        if (best !== null && childCost + monotone >= bestCost) break;
+        const childBound = relaxation(j + 1, need - descent);
+        if (childBound !== null && (best === null || childCost + childBound < bestCost)) {
+          chosen[j] = quantity;
+          search(j + 1, need - descent, childCost);
+          chosen[j] = item.base;
+        }
       }
       if (descent >= need || aborted) break;
       quantity = item.domain.floor(quantity - 1n);
@@ -174,6 +204,11 @@ function compareRates(a: DescentItem, b: DescentItem): number {
   const left = (a.firstDescent - a.gain) * b.firstDescent;
   const right = (b.firstDescent - b.gain) * a.firstDescent;
   return left < right ? -1 : left > right ? 1 : 0;
+}
+
+function gcd(a: bigint, b: bigint): bigint {
+  while (b !== 0n) [a, b] = [b, a % b];
+  return a < 0n ? -a : a;
 }
 
 function prefixSums(values: bigint[]): bigint[] {

@@ -32,6 +32,8 @@ export interface RebalanceOptions {
   onlyOutOfBand: boolean;
   /** Search-node budget of the branch and bound before it gives up proving optimality. */
   nodeLimit?: number;
+  /** Wall-time budget of the branch and bound in milliseconds (checked every few hundred nodes). */
+  timeLimitMs?: number;
 }
 
 /** Input of `solveRebalance`. */
@@ -58,7 +60,7 @@ export interface RebalanceSolution {
   /** True when the cash minimum changed the answer (the separable optimum would have broken it). */
   cashBinding: boolean;
   method: SolveMethod;
-  /** True when optimality is proven; false only if the branch and bound hit its node budget. */
+  /** True when optimality is proven; false only if the branch and bound hit its node or time budget. */
   proven: boolean;
   /** Proven lower bound on the objective (equals `objective` when proven). */
   lowerBound: string;

@@ -1,0 +1,31 @@
+// Worker-thread entry point: solves rebalancing problems posted by solver-pool.ts, so that a model-wide
+// rebalance never blocks the gRPC server's event loop. Messages are plain data both ways.
+import { parentPort } from "node:worker_threads";
+import { isDomainError } from "../../platform/errors";
+import { solveRebalance } from "../domain/solve-rebalance";
+import type { SolveReply, SolveRequest } from "./solver-pool";
+
+parentPort?.on("message", (request: SolveRequest) => {
+  const started = performance.now();
+  let reply: SolveReply;
+  try {
+    const solution = solveRebalance(request.problem);
+    reply = { id: request.id, ok: true, solution, elapsedMs: performance.now() - started };
+  } catch (error) {
+    reply = isDomainError(error)
+      ? {
+          id: request.id,
+          ok: false,
+          domainError: {
+            kind: error.kind,
+            code: error.code,
+            message: error.message,
+            violations: error.violations ? [...error.violations] : undefined,
+            preconditions: error.preconditions ? [...error.preconditions] : undefined,
+            metadata: error.metadata ? { ...error.metadata } : undefined,
+          },
+        }
+      : { id: request.id, ok: false, failure: error instanceof Error ? error.stack ?? error.message : String(error) };
+  }
+  parentPort!.postMessage(reply);
+});
