@@ -38,7 +38,6 @@ const response: GetQuoteResponse = GetQuoteResponse.fromPartial({
     seq: "123456",
   },
 });
-const responseBytes = GetQuoteResponse.encode(response).finish();
 
 async function startRawServer(): Promise<{ port: number; stop(): Promise<void> }> {
   const method = MarketDataServiceDefinition.methods.getQuote;
@@ -51,14 +50,14 @@ async function startRawServer(): Promise<{ port: number; stop(): Promise<void> }
         responseStream: false,
         requestSerialize: (value: GetQuoteRequest) => Buffer.from(method.requestType.encode(value).finish()),
         requestDeserialize: (bytes: Buffer) => method.requestType.decode(bytes),
-        // The raw server sends the pre-encoded answer: the floor a server can reach for this message.
-        responseSerialize: (value: Buffer) => value,
-        responseDeserialize: (bytes: Buffer) => bytes,
+        // The raw server encodes the same message object per call, as any server answering it must.
+        responseSerialize: (value: GetQuoteResponse) => Buffer.from(GetQuoteResponse.encode(value).finish()),
+        responseDeserialize: (bytes: Buffer) => GetQuoteResponse.decode(bytes),
       },
     },
     {
-      getQuote: (_call: grpc.ServerUnaryCall<GetQuoteRequest, Buffer>, callback: grpc.sendUnaryData<Buffer>) =>
-        callback(null, Buffer.from(responseBytes)),
+      getQuote: (_call: grpc.ServerUnaryCall<GetQuoteRequest, GetQuoteResponse>, callback: grpc.sendUnaryData<GetQuoteResponse>) =>
+        callback(null, response),
     },
   );
   const port = await new Promise<number>((resolve, reject) =>
