@@ -76,9 +76,10 @@ describe("cache contract", () => {
       });
 
       it("forgets an entry once its time to live has passed", async () => {
-        await open().set(key("short"), "soon gone", 60);
+        // Generous times: the first read must land inside the TTL even on a loaded machine.
+        await open().set(key("short"), "soon gone", 500);
         expect(await open().get(key("short"))).to.equal("soon gone");
-        await sleep(150);
+        await sleep(700);
         expect(await open().get(key("short"))).to.equal(undefined);
       });
 
@@ -96,10 +97,10 @@ describe("cache contract", () => {
             { key: key("s1"), value: "x" },
             { key: key("s2"), value: "y" },
           ],
-          80,
+          500,
         );
         expect(await open().getMany([key("s1"), key("s2")])).to.deep.equal(["x", "y"]);
-        await sleep(180);
+        await sleep(700);
         expect(await open().getMany([key("s1"), key("s2")])).to.deep.equal([undefined, undefined]);
       });
 
@@ -144,7 +145,7 @@ describe("cache contract", () => {
         const probeError = await cache.probe().then(() => undefined, (e: unknown) => e);
         expect(getError).to.be.instanceOf(Error);
         expect(probeError).to.be.instanceOf(Error);
-        expect(Date.now() - started).to.be.below(1_000);
+        expect(Date.now() - started).to.be.below(2_000);
       } finally {
         await cache.close();
       }

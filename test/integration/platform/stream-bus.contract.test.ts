@@ -15,7 +15,7 @@ const RETENTION = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */
-async function eventually(what: string, condition: () => boolean, timeoutMs = 3_000): Promise<void> {
+async function eventually(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -56,10 +56,14 @@ const variants: Variant[] = [
         },
         async cleanup(streams) {
           await Promise.all(peers.map((peer) => peer.close()));
-          const redis = new Redis(REDIS_URL, { lazyConnect: true });
-          await redis.connect();
-          if (streams.length > 0) await redis.del(...streams.map((stream) => redisPrefix + stream));
-          await redis.quit();
+          if (streams.length === 0) return;
+          const redis = new Redis(REDIS_URL, { lazyConnect: true, retryStrategy: () => null });
+          try {
+            await redis.connect();
+            await redis.del(...streams.map((stream) => redisPrefix + stream));
+          } finally {
+            redis.disconnect();
+          }
         },
       };
     },
@@ -88,7 +92,7 @@ describe("stream bus contract", () => {
           opened = candidate;
         } catch (error) {
           await candidate.bus.close();
-          await candidate.cleanup([]).catch(() => undefined);
+          await candidate.cleanup([]);
           if (variant.required) {
             throw new Error(`${variant.name} is required (REDIS_URL or REQUIRE_REAL_SERVICES=1) but unreachable: ${error}`);
           }
