@@ -66,6 +66,7 @@ export async function register(runtime: Runtime): Promise<void> {
     newOrderId: () => crypto.randomUUID(),
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     inFlightWaitMs: config.inFlightWaitMs,
+    inFlight: new Map(),
   };
   const executeDeps: ExecuteOrderDeps = { marketData, store, clock, rules };
 

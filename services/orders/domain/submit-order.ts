@@ -6,7 +6,7 @@ import type { Order } from "./order";
 import type { OrderRules } from "./order-rules";
 import type { AccountingPort, Caller, Clock, IdempotencyKeys, MarketDataPort, OrderStore } from "./ports";
 import { sizeReservation } from "./reservation-sizing";
-import { parseSubmitCommand, type SubmitOrderInput } from "./submit-command";
+import { parseSubmitCommand, type SubmitCommand, type SubmitOrderInput } from "./submit-command";
 import { validateAgainstMarket } from "./validate-against-market";
 
 /** What submitOrder needs. */
@@ -22,6 +22,9 @@ export interface SubmitOrderDeps {
   sleep(ms: number): Promise<void>;
   /** How long a duplicate waits for the in-flight original before answering IDEMPOTENCY_KEY_IN_FLIGHT. */
   inFlightWaitMs: number;
+  /** Submits in progress in this process by (portfolio, key): duplicates join the original instead of polling the
+   * database (a retry storm on one key would otherwise starve the original of connections). */
+  inFlight: Map<string, { fingerprint: string; result: Promise<SubmitOrderResult> }>;
 }
 
 /** The stored order and whether this call created it or replayed an earlier one. */
@@ -44,6 +47,23 @@ export async function submitOrder(
   authorizePortfolio(caller, command.portfolioId);
   const fingerprint = fingerprintOf(command);
 
+  const flightKey = `${command.portfolioId}\u0000${command.idempotencyKey}`;
+  const running = deps.inFlight.get(flightKey);
+  if (running !== undefined) {
+    replayOrderId({ fingerprint: running.fingerprint, orderId: "" }, fingerprint);
+    const original = await running.result;
+    return { order: original.order, replayed: true };
+  }
+  const result = submitOnce(deps, command, fingerprint);
+  deps.inFlight.set(flightKey, { fingerprint, result });
+  try {
+    return await result;
+  } finally {
+    deps.inFlight.delete(flightKey);
+  }
+}
+
+async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerprint: string): Promise<SubmitOrderResult> {
   const claim = await claimKey(deps, command.portfolioId, command.idempotencyKey, fingerprint);
   if (claim.kind === "replay") {
     const original = await deps.store.find(claim.orderId);

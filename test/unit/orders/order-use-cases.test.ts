@@ -28,6 +28,7 @@ function setup(cash = "100000") {
     newOrderId: randomUUID,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     inFlightWaitMs: 2000,
+    inFlight: new Map(),
   };
   return { store, accounting, marketData, deps };
 }
@@ -78,6 +79,17 @@ describe("orders domain: use cases", () => {
       expect(store.orders.size).to.equal(1);
       expect(accounting.holds.size).to.equal(1);
       expect(store.events).to.have.length(1);
+    });
+
+    it("creates one order when two service instances race on one key (the key claim arbitrates)", async () => {
+      const { deps, store, accounting } = setup();
+      const other = { ...deps, inFlight: new Map() };
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => submitOrder(i % 2 === 0 ? deps : other, trader, input())),
+      );
+      expect(new Set(results.map((r) => r.order.id)).size).to.equal(1);
+      expect(store.orders.size).to.equal(1);
+      expect(accounting.holds.size).to.equal(1);
     });
 
     it("fails with INSUFFICIENT_FUNDS and frees the key for a corrected retry", async () => {
