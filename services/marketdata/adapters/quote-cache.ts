@@ -3,8 +3,6 @@ import type { SequencedQuote } from "../domain/quote";
 import type { QuoteCache } from "../domain/read-quotes";
 import { quoteFromJson, sequencedQuoteToJson } from "./quote-json";
 
-/** Cache key of a symbol's latest quote, as in Hub Investments (`market_data:{SYMBOL}` there). */
-export const quoteCacheKey = (symbol: string): string => `quote:${symbol}`;
 
 export interface InvalidatingQuoteCache extends QuoteCache {
   /** Drop symbols' entries after their stored quote changed. */
@@ -13,9 +11,12 @@ export interface InvalidatingQuoteCache extends QuoteCache {
 
 /**
  * The latest-quote cache on the platform cache (Redis MGET / pipelined SET, or the in-process LRU).
- * An entry that fails to decode counts as a miss, as in the reference.
+ * An entry that fails to decode counts as a miss, as in the reference. Keys are `quote:{SYMBOL}`
+ * (`market_data:{SYMBOL}` in Hub Investments), after an optional namespace that isolates test runs
+ * sharing one Redis.
  */
-export function createQuoteCache(cache: Cache, ttlMs: number): InvalidatingQuoteCache {
+export function createQuoteCache(cache: Cache, ttlMs: number, namespace = ""): InvalidatingQuoteCache {
+  const quoteCacheKey = (symbol: string): string => `${namespace}quote:${symbol}`;
   return {
     async getMany(symbols) {
       const values = await cache.getMany(symbols.map(quoteCacheKey));

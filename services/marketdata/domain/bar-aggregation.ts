@@ -1,5 +1,4 @@
 import type Decimal from "decimal.js";
-import { MarketDataError } from "./errors";
 import { BAR_INTERVAL_MS, type BarInterval } from "./bar-interval";
 import type { Quote } from "./quote";
 
@@ -29,23 +28,6 @@ export interface Bar {
 export function barStartMs(timeMs: number, interval: BarInterval): number {
   const width = BAR_INTERVAL_MS[interval];
   return Math.floor(timeMs / width) * width;
-}
-
-/** Check a GetBars window: a known interval, from < to, and at most `maxBars` intervals wide. */
-export function checkBarWindow(interval: string, fromMs: number, toMs: number, maxBars: number): BarInterval {
-  if (!(interval in BAR_INTERVAL_MS)) {
-    throw new MarketDataError("INVALID_ARGUMENT", `interval must be one of 1m, 1h, 1d, got "${interval}"`, { field: "interval" });
-  }
-  const barInterval = interval as BarInterval;
-  if (!(fromMs < toMs)) throw new MarketDataError("INVALID_ARGUMENT", "start_time must be before end_time", { field: "start_time" });
-  const barCount = Math.ceil((toMs - barStartMs(fromMs, barInterval)) / BAR_INTERVAL_MS[barInterval]);
-  if (barCount > maxBars) {
-    throw new MarketDataError("INVALID_ARGUMENT", `the window spans ${barCount} bars, at most ${maxBars} are allowed`, {
-      field: "end_time",
-      limit: maxBars,
-    });
-  }
-  return barInterval;
 }
 
 /**

@@ -45,15 +45,21 @@ interface WalkState {
 export class QuoteSimulator {
   private readonly walks = new Map<string, WalkState>();
 
+  /**
+   * `startPrices` continues each walk from the last known price (after a restart); symbols without
+   * one start at their reference price.
+   */
   constructor(
     instruments: readonly Instrument[],
     private readonly options: QuoteSimulatorOptions,
+    startPrices: ReadonlyMap<string, Decimal> = new Map(),
   ) {
     for (const instrument of instruments) {
+      const start = startPrices.get(instrument.symbol) ?? instrument.referencePrice;
       this.walks.set(instrument.symbol, {
         instrument,
         random: seededRandom(options.seed ^ hashSymbol(instrument.symbol)),
-        last: instrument.referencePrice.toNearest(instrument.tickSize, Decimal.ROUND_HALF_EVEN),
+        last: start.toNearest(instrument.tickSize, Decimal.ROUND_HALF_EVEN),
         volume: new Decimal(0),
         lastTimeMs: Number.NEGATIVE_INFINITY,
       });

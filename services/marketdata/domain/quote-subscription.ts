@@ -156,6 +156,15 @@ export class QuoteSubscription {
     this.notify();
   }
 
+  /** The client went away: finish without a final frame and wake a waiting transport. */
+  close(): void {
+    this.isEndSent = true;
+    this.catchUp = [];
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
   /** Token that resumes from exactly what has been pulled so far; every frame carries one. */
   resumeToken(): string {
     const seqBySymbol = new Map<string, number>();

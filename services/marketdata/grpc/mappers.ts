@@ -1,0 +1,188 @@
+// Proto <-> domain translation for the market data service. Decimals cross as strings (never a
+// float), times as google.protobuf.Timestamp (Date), uint64 seqs as decimal strings.
+import {
+  AssetClass as ProtoAssetClass,
+  BarInterval as ProtoBarInterval,
+  InstrumentStatus as ProtoInstrumentStatus,
+  type Bar as ProtoBar,
+  type Instrument as ProtoInstrument,
+  type Quote as ProtoQuote,
+  type Tick as ProtoTick,
+} from "../../../generated/tradeplane/marketdata/v1/market_data";
+import {
+  GapReason as ProtoGapReason,
+  StreamEndReason as ProtoStreamEndReason,
+  TickRejectionReason,
+  type StreamQuotesResponse,
+} from "../../../generated/tradeplane/marketdata/v1/market_data_service";
+import type { Bar } from "../domain/bar-aggregation";
+import type { BarInterval } from "../domain/bar-interval";
+import type { AssetClass, Instrument, InstrumentStatus } from "../domain/instrument";
+import type { GapReason } from "../domain/plan-resume";
+import type { SequencedQuote } from "../domain/quote";
+import type { QuoteFrame } from "../domain/quote-frame";
+import type { RawTick, TickRejectionCode } from "../domain/tick-validation";
+
+type Deep<T> = { [K in keyof T]?: T[K] extends object ? Deep<T[K]> : T[K] };
+
+const ASSET_CLASS_TO_PROTO: Record<AssetClass, ProtoAssetClass> = {
+  EQUITY: ProtoAssetClass.ASSET_CLASS_EQUITY,
+  ETF: ProtoAssetClass.ASSET_CLASS_ETF,
+  CRYPTO: ProtoAssetClass.ASSET_CLASS_CRYPTO,
+};
+
+const STATUS_TO_PROTO: Record<InstrumentStatus, ProtoInstrumentStatus> = {
+  ACTIVE: ProtoInstrumentStatus.INSTRUMENT_STATUS_ACTIVE,
+  HALTED: ProtoInstrumentStatus.INSTRUMENT_STATUS_HALTED,
+  DELISTED: ProtoInstrumentStatus.INSTRUMENT_STATUS_DELISTED,
+};
+
+/** A filter value from the wire; UNSPECIFIED means "any" (undefined). Unknown classes match nothing. */
+export function assetClassFilterFromProto(value: ProtoAssetClass): AssetClass | "NONE" | undefined {
+  if (value === ProtoAssetClass.ASSET_CLASS_UNSPECIFIED) return undefined;
+  const match = (Object.keys(ASSET_CLASS_TO_PROTO) as AssetClass[]).find((key) => ASSET_CLASS_TO_PROTO[key] === value);
+  return match ?? "NONE";
+}
+
+export function statusFilterFromProto(value: ProtoInstrumentStatus): InstrumentStatus | undefined {
+  if (value === ProtoInstrumentStatus.INSTRUMENT_STATUS_UNSPECIFIED) return undefined;
+  return (Object.keys(STATUS_TO_PROTO) as InstrumentStatus[]).find((key) => STATUS_TO_PROTO[key] === value);
+}
+
+export function instrumentToProto(instrument: Instrument): ProtoInstrument {
+  const session = instrument.session;
+  return {
+    securityId: instrument.securityId,
+    symbol: instrument.symbol,
+    name: instrument.name,
+    assetClass: ASSET_CLASS_TO_PROTO[instrument.assetClass],
+    currency: instrument.currency,
+    exchange: instrument.exchange,
+    lotSize: instrument.lotSize.toString(),
+    minQuantity: instrument.minQuantity.toString(),
+    tickSize: instrument.tickSize.toString(),
+    tradable: instrument.isTradable,
+    status: STATUS_TO_PROTO[instrument.status],
+    session:
+      session.kind === "ALWAYS_OPEN"
+        ? { timeZone: "UTC", openTime: "", closeTime: "", alwaysOpen: true }
+        : { timeZone: session.timeZone, openTime: session.openLocal, closeTime: session.closeLocal, alwaysOpen: false },
+    fractionable: instrument.lotSize.lessThan(1),
+  };
+}
+
+export function quoteToProto(quote: SequencedQuote, securityId: string): ProtoQuote {
+  return {
+    symbol: quote.symbol,
+    securityId,
+    bid: quote.bid.toString(),
+    ask: quote.ask.toString(),
+    last: quote.last.toString(),
+    bidSize: quote.bidSize.toString(),
+    askSize: quote.askSize.toString(),
+    volume: quote.volume.toString(),
+    timestamp: new Date(quote.exchangeTimeMs),
+    seq: String(quote.seq),
+    lastSize: quote.lastSize.toString(),
+  };
+}
+
+const INTERVAL_FROM_PROTO: Partial<Record<ProtoBarInterval, BarInterval>> = {
+  [ProtoBarInterval.BAR_INTERVAL_ONE_MINUTE]: "1m",
+  [ProtoBarInterval.BAR_INTERVAL_ONE_HOUR]: "1h",
+  [ProtoBarInterval.BAR_INTERVAL_ONE_DAY]: "1d",
+};
+const INTERVAL_TO_PROTO: Record<BarInterval, ProtoBarInterval> = {
+  "1m": ProtoBarInterval.BAR_INTERVAL_ONE_MINUTE,
+  "1h": ProtoBarInterval.BAR_INTERVAL_ONE_HOUR,
+  "1d": ProtoBarInterval.BAR_INTERVAL_ONE_DAY,
+};
+
+export const barIntervalFromProto = (value: ProtoBarInterval): BarInterval | undefined => INTERVAL_FROM_PROTO[value];
+
+export function barToProto(bar: Bar): ProtoBar {
+  return {
+    symbol: bar.symbol,
+    interval: INTERVAL_TO_PROTO[bar.interval],
+    startTime: new Date(bar.startMs),
+    open: bar.open.toString(),
+    high: bar.high.toString(),
+    low: bar.low.toString(),
+    close: bar.close.toString(),
+    volume: bar.volume.toString(),
+    tickCount: bar.tickCount,
+  };
+}
+
+export function tickFromProto(tick: ProtoTick): RawTick {
+  return {
+    symbol: tick.symbol,
+    bid: tick.bid,
+    ask: tick.ask,
+    last: tick.last,
+    bidSize: tick.bidSize,
+    askSize: tick.askSize,
+    lastSize: tick.lastSize,
+    exchangeTimeMs: tick.timestamp?.getTime(),
+  };
+}
+
+/** The wire keeps fewer reasons than the domain: field problems fold into INVALID_FIELD, time ones into STALE. */
+export const TICK_REJECTION_TO_PROTO: Record<TickRejectionCode, TickRejectionReason> = {
+  UNKNOWN_SYMBOL: TickRejectionReason.TICK_REJECTION_REASON_UNKNOWN_SYMBOL,
+  INSTRUMENT_NOT_ACTIVE: TickRejectionReason.TICK_REJECTION_REASON_INSTRUMENT_NOT_ACTIVE,
+  MISSING_PRICE: TickRejectionReason.TICK_REJECTION_REASON_INVALID_FIELD,
+  INVALID_DECIMAL: TickRejectionReason.TICK_REJECTION_REASON_INVALID_FIELD,
+  NON_POSITIVE_PRICE: TickRejectionReason.TICK_REJECTION_REASON_NON_POSITIVE_PRICE,
+  OFF_TICK_GRID: TickRejectionReason.TICK_REJECTION_REASON_OFF_TICK_GRID,
+  NEGATIVE_SIZE: TickRejectionReason.TICK_REJECTION_REASON_INVALID_FIELD,
+  CROSSED_QUOTE: TickRejectionReason.TICK_REJECTION_REASON_CROSSED_QUOTE,
+  MISSING_TIMESTAMP: TickRejectionReason.TICK_REJECTION_REASON_INVALID_FIELD,
+  STALE_TIMESTAMP: TickRejectionReason.TICK_REJECTION_REASON_STALE_TIMESTAMP,
+  FUTURE_TIMESTAMP: TickRejectionReason.TICK_REJECTION_REASON_STALE_TIMESTAMP,
+};
+
+const GAP_REASON_TO_PROTO: Record<GapReason, ProtoGapReason> = {
+  BUFFER_EXPIRED: ProtoGapReason.GAP_REASON_BUFFER_EXPIRED,
+  EPOCH_CHANGED: ProtoGapReason.GAP_REASON_EPOCH_CHANGED,
+  REPLAY_LIMIT: ProtoGapReason.GAP_REASON_REPLAY_LIMIT,
+  BUS_GAP: ProtoGapReason.GAP_REASON_BUS_GAP,
+  TOKEN_AHEAD: ProtoGapReason.GAP_REASON_TOKEN_AHEAD,
+};
+
+/** One stream frame on the wire; every frame carries the stream id, the epoch and a resume token. */
+export function frameToProto(
+  frame: QuoteFrame,
+  streamId: string,
+  resumeToken: string,
+  securityIdOf: (symbol: string) => string,
+  nowMs: number,
+): Deep<StreamQuotesResponse> {
+  const envelope = { streamId, streamEpoch: String(frame.epoch), resumeToken };
+  switch (frame.kind) {
+    case "SNAPSHOT":
+      return { ...envelope, frame: { $case: "snapshot", value: quoteToProto(frame.quote, securityIdOf(frame.symbol)) } };
+    case "UPDATE":
+      return { ...envelope, frame: { $case: "update", value: quoteToProto(frame.quote, securityIdOf(frame.symbol)) } };
+    case "GAP":
+      return { ...envelope, frame: { $case: "gap", value: { symbol: frame.symbol, fromSeq: String(frame.fromSeq), reason: GAP_REASON_TO_PROTO[frame.reason] } } };
+    case "HEARTBEAT": {
+      const latestSeq: Record<string, string> = {};
+      for (const [symbol, seq] of frame.latestSeqBySymbol) latestSeq[symbol] = String(seq);
+      return { ...envelope, frame: { $case: "heartbeat", value: { latestSeq, serverTime: new Date(nowMs) } } };
+    }
+    case "LAGGED":
+      return { ...envelope, frame: { $case: "lagged", value: { conflatedCount: String(frame.droppedCount), symbols: [...frame.droppedBySymbol.keys()] } } };
+    case "END":
+      return {
+        ...envelope,
+        frame: {
+          $case: "end",
+          value: {
+            reason: frame.reason === "SERVER_SHUTDOWN" ? ProtoStreamEndReason.STREAM_END_REASON_SERVER_SHUTDOWN : ProtoStreamEndReason.STREAM_END_REASON_DEADLINE,
+            message: frame.reason === "SERVER_SHUTDOWN" ? "the server is shutting down; reconnect with resume_token" : "the call's deadline is near; reconnect with resume_token",
+          },
+        },
+      };
+  }
+}
