@@ -5,11 +5,10 @@ import { dec, fitsStoredRange, parseDecimal, QUANTITY_SCALE } from "./money";
 /*
  * The contract between the orders execution worker (producer) and the accounting position worker (consumer).
  *
- * Transport (RabbitMQ): published to the durable topic exchange `tradeplane.events` with routing key
- * FILL_EVENT_ROUTING_KEY; AMQP properties `messageId` = fill_id, `type` = FILL_EVENT_TYPE,
- * `contentType` = "application/json", `persistent` = true, header `schema_version` = FILL_EVENT_SCHEMA_VERSION
- * (the body carries it too; the header lets a consumer route by version without parsing). Trace context goes
- * in the W3C `traceparent`/`tracestate` headers.
+ * Transport: published through the platform broker (outbox relay → topic exchange `tradeplane.events`) as an
+ * OutgoingMessage with routingKey FILL_EVENT_ROUTING_KEY, messageId = fill_id, schemaVersion =
+ * FILL_EVENT_SCHEMA_VERSION (the body carries it too), body = JSON.stringify(encodeFillEvent(fill)), and the
+ * trace context from injectTraceContext() in its headers. The position worker consumes queue `accounting.fills`.
  *
  * Body: a JSON object of shape FillEventMessage (snake_case keys, every number a decimal string).
  *
