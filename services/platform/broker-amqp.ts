@@ -63,7 +63,10 @@ const MAX_DEAD_LETTER_SCAN = 10_000;
 const REATTACH_DELAY_MS = 1_000;
 
 interface ManagedConsumer {
+  /** Starts consuming on `model`, the first time; throws if the topology cannot be declared. */
   attach(model: ChannelModel): Promise<void>;
+  /** Starts consuming again after a reconnect, retrying on its own until it works or the consumer stops. */
+  resume(model: ChannelModel): void;
   close(): Promise<void>;
 }
 
@@ -93,9 +96,7 @@ export async function createAmqpBroker(options: AmqpBrokerOptions): Promise<Amqp
     const waiters = modelWaiters;
     modelWaiters = [];
     for (const waiter of waiters) waiter.resolve(connected);
-    for (const consumer of consumers) {
-      consumer.attach(connected).catch((error) => log?.error("consumer could not resume after reconnect", { error }));
-    }
+    for (const consumer of consumers) consumer.resume(connected);
   });
   recovering.on("disconnect", (error: Error) => {
     model = undefined;
@@ -271,14 +272,16 @@ function createConsumer(spec: QueueSpec, handler: MessageHandler, deps: Consumer
     reattachTimer = setTimeout(() => {
       reattachTimer = undefined;
       const model = deps.currentModel();
-      // Without a connection the next "connect" event attaches the consumer.
-      if (model !== undefined && channel === undefined) {
-        attach(model).catch((error) => {
-          deps.log?.warn("consumer could not resume; retrying", { queue: spec.name, error });
-          scheduleReattach();
-        });
-      }
+      // Without a connection the next "connect" event resumes the consumer.
+      if (model !== undefined) resume(model);
     }, REATTACH_DELAY_MS);
+  };
+
+  const resume = (model: ChannelModel): void => {
+    attach(model).catch((error) => {
+      deps.log?.warn("consumer could not resume; retrying", { queue: spec.name, error });
+      scheduleReattach();
+    });
   };
 
   const answer = (on: ConfirmChannel, act: () => void): void => {
@@ -418,6 +421,7 @@ function createConsumer(spec: QueueSpec, handler: MessageHandler, deps: Consumer
 
   return {
     attach,
+    resume,
     async close() {
       await attaching?.catch(() => undefined);
       const current = stop();

@@ -359,12 +359,18 @@ describe("broker contract", () => {
     before(async function () {
       try {
         broker = await createAmqpBroker({ url: AMQP_URL, publishTimeoutMs: 3_000, connectionName: name, startupRetries: 1 });
+      } catch (error) {
+        if (AMQP_REQUIRED) throw new Error(`RabbitMQ is required (AMQP_URL or REQUIRE_REAL_SERVICES=1) but unreachable: ${error}`);
+        console.warn(`    skipping connection loss: RabbitMQ not reachable and not required (${error})`);
+        this.skip();
+      }
+      try {
+        // The connection is dropped from the server side, which needs rabbitmqctl on this machine.
         await promisify(execFile)("rabbitmqctl", ["list_connections", "-q"], { timeout: 10_000 });
       } catch (error) {
         await broker?.close();
         broker = undefined;
-        if (AMQP_REQUIRED) throw new Error(`RabbitMQ and rabbitmqctl are required but unavailable: ${error}`);
-        console.warn(`    skipping connection loss: RabbitMQ or rabbitmqctl unavailable (${error})`);
+        console.warn(`    skipping connection loss: rabbitmqctl cannot reach the broker (${error})`);
         this.skip();
       }
     });
