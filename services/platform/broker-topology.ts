@@ -61,11 +61,6 @@ export function isDeadLetterQueue(queue: string): boolean {
   return queue.endsWith(DLQ_SUFFIX);
 }
 
-/** The work queue a dead letter queue belongs to. */
-export function workQueueOf(deadLetterQueue: string): string {
-  return deadLetterQueue.slice(0, -DLQ_SUFFIX.length);
-}
-
 export function retryQueueName(queue: string, delayMs: number): string {
   return `${queue}.retry.${delayMs}`;
 }
