@@ -19,6 +19,8 @@ import { unimplementedService } from "../../../services/platform/unimplemented";
 export class FakeMarket {
   readonly instruments = new Map<string, Instrument>();
   readonly quotes = new Map<string, Quote>();
+  /** Symbols whose lookups answer UNAVAILABLE (market data down for them). */
+  readonly unavailable = new Set<string>();
   private listeners = new Set<(quote: Quote) => void>();
   private seq = 0;
 
@@ -67,6 +69,7 @@ export class FakeMarket {
       runtime.grpc.add(MarketDataServiceDefinition, {
         ...unimplementedService(MarketDataServiceDefinition, "marketdata"),
         getInstrument: async (request) => {
+          if (this.unavailable.has(request.symbol.toUpperCase())) throw new ServerError(Status.UNAVAILABLE, "down");
           const instrument =
             this.instruments.get(request.symbol.toUpperCase()) ??
             [...this.instruments.values()].find((i) => i.securityId === request.securityId);
@@ -74,6 +77,7 @@ export class FakeMarket {
           return { instrument };
         },
         getQuote: async (request) => {
+          if (this.unavailable.has(request.symbol.toUpperCase())) throw new ServerError(Status.UNAVAILABLE, "down");
           const quote = this.quotes.get(request.symbol.toUpperCase());
           if (quote === undefined) throw new ServerError(Status.NOT_FOUND, "no quote");
           return { quote };

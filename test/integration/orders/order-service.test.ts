@@ -225,4 +225,51 @@ describe("OrderService against a running orders + accounting system", function (
     const retried = await system.clients.orders.retryDeadLetter({ deadLetterId: poison!.deadLetterId });
     expect(retried.deadLetter?.status).to.equal(DeadLetterStatus.DEAD_LETTER_STATUS_RETRIED);
   });
+
+  it("applies an execute message delivered twice only once", async () => {
+    const { order } = await trader.orders.submitOrder(buy({ quantity: "1" }));
+    const filled = await settled(order!.orderId, OrderStatus.ORDER_STATUS_FILLED);
+    for (let i = 0; i < 2; i++) {
+      await system.runtime.broker.publish({
+        routingKey: "orders.execute",
+        messageId: `execute:${order!.orderId}`,
+        schemaVersion: 1,
+        body: JSON.stringify({ schema_version: 1, order_id: order!.orderId }),
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = await orderOf(order!.orderId);
+    expect(after.version).to.equal(filled.version);
+    expect(after.filledQuantity).to.equal("1");
+  });
+
+  it("dead-letters a message that keeps failing after its retries, with the attempts it used", async () => {
+    const symbol = `D${randomBytes(3).toString("hex").toUpperCase()}`;
+    market.addInstrument(symbol, id24("sed"));
+    market.setQuote(symbol, { bid: "49.95", ask: "50.05", last: "50" });
+    const { order } = await trader.orders.submitOrder(
+      buy({ symbol, type: OrderType.ORDER_TYPE_LIMIT, limitPrice: "49.00", quantity: "1", timeInForce: TimeInForce.TIME_IN_FORCE_GTC }),
+    );
+    await settled(order!.orderId, OrderStatus.ORDER_STATUS_NEW);
+    market.unavailable.add(symbol);
+    try {
+      const messageId = `stuck-${order!.orderId}`;
+      await system.runtime.broker.publish({
+        routingKey: "orders.execute",
+        messageId,
+        schemaVersion: 1,
+        body: JSON.stringify({ schema_version: 1, order_id: order!.orderId }),
+      });
+      const listed = await eventually(
+        () => system.clients.orders.listDeadLetters({ queue: "orders.execute" }),
+        (r) => r.deadLetters.some((d) => d.messageId === messageId),
+        15_000,
+      );
+      const letter = listed.deadLetters.find((d) => d.messageId === messageId);
+      expect(letter?.attempts).to.equal(5); // ORDERS_DELIVERY_LIMIT default
+      expect(letter?.reason).to.match(/market data is not available/);
+    } finally {
+      market.unavailable.delete(symbol);
+    }
+  });
 });
