@@ -90,6 +90,12 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   /** How often pruning runs (default 1 minute). */
   pruneIntervalMs?: number;
+  /**
+   * At start, rows published less than this long ago are published again (default 0: none). For the embedded
+   * broker, which keeps nothing across a restart: the messages it still held are recovered from the outbox, and
+   * consumers drop the copies they had already handled. Cover the longest retry delay of any queue.
+   */
+  replayWindowMs?: number;
 }
 
 export interface OutboxRelay {
@@ -140,6 +146,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let kicked = false;
   let wake: (() => void) | undefined;
   let nextPruneAt = Date.now() + pruneIntervalMs;
+  let replayPending = (options.replayWindowMs ?? 0) > 0;
 
   async function relayRound(): Promise<{ claimed: number; failed: number }> {
     const rows = await claim(knex, table, batchSize, leaseMs);
@@ -197,6 +204,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // A full, fully published batch means more rows are probably waiting: go again without sleeping.
       let moreWaiting = false;
       try {
+        if (replayPending) {
+          const replayed = await markForReplay(knex, table, options.replayWindowMs ?? 0);
+          replayPending = false;
+          if (replayed > 0) logger?.info("outbox replays recently published messages", { schema, replayed });
+        }
         const round = await relayRound();
         moreWaiting = round.claimed === batchSize && round.failed === 0;
         await pruneIfDue();
@@ -251,6 +263,15 @@ async function markFailed(knex: Knex, table: string, failures: readonly Failure[
      where o.id = f.id`,
     [table, failures.map((f) => f.id), failures.map((f) => f.error), failures.map((f) => f.delayMs)],
   );
+}
+
+async function markForReplay(knex: Knex, table: string, windowMs: number): Promise<number> {
+  const result = await knex.raw<{ rowCount: number }>(
+    `update ?? set published_at = null, next_attempt_at = now()
+     where published_at > now() - ?::float8 * interval '1 millisecond'`,
+    [table, windowMs],
+  );
+  return result.rowCount;
 }
 
 async function prunePublished(knex: Knex, table: string, retentionMs: number): Promise<number> {

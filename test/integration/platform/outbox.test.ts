@@ -203,6 +203,24 @@ describe("platform outbox", function () {
         expect(exists).to.equal(false);
       });
 
+      it("publishes recently published rows again at start when asked to replay a window", async () => {
+        const schema = await freshSchema();
+        await db.knex.transaction((trx) => enqueue(trx, schema, [message("long-ago"), message("recent")]));
+        const before = recordingBroker();
+        relay(schema, before.broker);
+        await waitFor(async () => (await rows(schema)).every((row) => row.published_at !== null), 5_000, "marks");
+        await Promise.all(relays.splice(0).map((r) => r.stop()));
+        await db.knex.raw("update ?? set published_at = now() - interval '1 hour' where message_id = 'long-ago'", [
+          `${schema}.outbox`,
+        ]);
+
+        const after = recordingBroker();
+        relay(schema, after.broker, { replayWindowMs: 60_000 });
+        await waitFor(() => after.published.length === 1, 5_000, "the replay");
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        expect(after.published.map((m) => m.messageId)).to.deep.equal(["recent"]);
+      });
+
       it("prunes published rows after the retention period and keeps unpublished ones", async () => {
         const schema = await freshSchema();
         await db.knex.transaction((trx) => enqueue(trx, schema, [message("old"), message("stuck")]));
