@@ -1,0 +1,49 @@
+// Prometheus metrics of the bridge, in the process registry (`/metrics`): requests by route kind, RPC and HTTP
+// status, their latency, and the streams open now, so a dashboard shows bridge load next to the gRPC metrics.
+import { Counter, Gauge, Histogram } from "prom-client";
+import { metricsRegistry } from "../platform/metrics";
+
+const requests = new Counter({
+  name: "http_bridge_requests_total",
+  help: "HTTP requests answered by the bridge, by RPC (or route kind) and HTTP status.",
+  labelNames: ["rpc", "code"] as const,
+  registers: [metricsRegistry],
+});
+
+const seconds = new Histogram({
+  name: "http_bridge_request_duration_seconds",
+  help: "Time from an HTTP request's arrival to its response's end (whole stream for streams), in seconds.",
+  labelNames: ["rpc", "code"] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60, 600],
+  registers: [metricsRegistry],
+});
+
+const openStreams = new Gauge({
+  name: "http_bridge_open_streams",
+  help: "Streaming responses (SSE or NDJSON) open now.",
+  registers: [metricsRegistry],
+});
+
+const frames = new Counter({
+  name: "http_bridge_stream_frames_total",
+  help: "Frames written to streaming responses.",
+  labelNames: ["rpc", "format"] as const,
+  registers: [metricsRegistry],
+});
+
+export const bridgeMetrics = {
+  observe(rpc: string, code: number, elapsedSeconds: number): void {
+    const labels = { rpc, code: String(code) };
+    requests.inc(labels);
+    seconds.observe(labels, elapsedSeconds);
+  },
+  streamOpened(): void {
+    openStreams.inc();
+  },
+  streamClosed(): void {
+    openStreams.dec();
+  },
+  frame(rpc: string, format: string): void {
+    frames.inc({ rpc, format });
+  },
+};

@@ -1,0 +1,1 @@
+export const DOCS_PAGE_HTML = "<!doctype html><title>docs</title>";

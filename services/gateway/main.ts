@@ -1,0 +1,38 @@
+// The gateway's composition root: the HTTP/JSON bridge for every RPC, `/openapi.json` and `/docs`, and the
+// dashboard at `/`, all on the runtime's HTTP server. It serves no gRPC of its own: it calls the services over
+// gRPC (this process's port in the one-process mode, `<SVC>_ADDRESS` when they run elsewhere).
+import { startServices, type RunningService, type Runtime } from "../platform/runtime";
+import { loadGatewayConfig } from "./config";
+import { mountDashboard } from "./dashboard-assets";
+import { createUpstream } from "./grpc-upstream";
+import { createBridgeHandler } from "./http-bridge";
+import { buildOpenApiDocument } from "./openapi";
+import { DOCS_PAGE_HTML } from "./docs-page";
+import { createRouteTable } from "./route-table";
+import { loadServiceDescriptors } from "./service-descriptors";
+
+/** Mounts the bridge, the API description and the dashboard on the runtime's HTTP server. */
+export async function register(runtime: Runtime): Promise<void> {
+  const config = loadGatewayConfig(runtime.env);
+  const descriptors = loadServiceDescriptors();
+  const routes = createRouteTable(descriptors.methods);
+  const upstream = createUpstream(runtime, descriptors.methods);
+
+  const openApiText = JSON.stringify(buildOpenApiDocument(descriptors));
+  runtime.http.route("GET", "/openapi.json", (_request, response) => {
+    response.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache" });
+    response.end(openApiText);
+  });
+  runtime.http.route("GET", "/docs", (_request, response) => {
+    response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    response.end(DOCS_PAGE_HTML);
+  });
+  mountDashboard(runtime.http, runtime.logger);
+  runtime.http.fallback(createBridgeHandler({ routes, upstream, config, logger: runtime.logger }));
+  runtime.logger.info("HTTP bridge mounted", { rpcs: descriptors.methods.length, routes: routes.routes.length, strictJson: config.strictJson });
+}
+
+/** Runs the gateway alone: its HTTP port, calling the services at their `<SVC>_ADDRESS`. */
+export function start(env: NodeJS.ProcessEnv = process.env): Promise<RunningService> {
+  return startServices([register], env);
+}

@@ -1,0 +1,59 @@
+// Every HTTP route of the bridge, built from the descriptors: each RPC at `POST /<package>.<Service>/<Method>` (the
+// RPC style of Connect and grpc-web: the body is the whole request) and at each of its `google.api.http` bindings.
+// Lookup is by verb, then by the most literal template that matches, so `/api/v1/quotes/batch` wins over
+// `/api/v1/quotes/{symbol}` whatever the declaration order.
+import { matchPathTemplate, parsePathTemplate, type PathTemplate } from "./path-template";
+import type { BridgeMethod, HttpBinding } from "./service-descriptors";
+
+export interface Route {
+  method: BridgeMethod;
+  verb: string;
+  /** The annotation this route comes from; undefined for the RPC-style route. */
+  binding?: HttpBinding;
+  template: PathTemplate;
+}
+
+export type RouteLookup =
+  | { kind: "match"; route: Route; pathParams: Map<string, string> }
+  /** The path exists for other verbs only (405 with these in `Allow`). */
+  | { kind: "wrong_verb"; allowed: string[] }
+  | { kind: "none" };
+
+export interface RouteTable {
+  routes: readonly Route[];
+  lookup(verb: string, pathname: string): RouteLookup;
+}
+
+export function createRouteTable(methods: readonly BridgeMethod[]): RouteTable {
+  const routes: Route[] = [];
+  const rpcStyle = new Map<string, Route>();
+  for (const method of methods) {
+    const route: Route = { method, verb: "POST", template: parsePathTemplate(method.grpcPath) };
+    routes.push(route);
+    rpcStyle.set(method.grpcPath, route);
+    for (const binding of method.bindings) {
+      routes.push({ method, verb: binding.verb, binding, template: parsePathTemplate(binding.template) });
+    }
+  }
+  const annotated = routes
+    .filter((r) => r.binding !== undefined)
+    .sort((a, b) => b.template.specificity - a.template.specificity);
+
+  return {
+    routes,
+    lookup(verb, pathname) {
+      const direct = rpcStyle.get(pathname);
+      if (direct !== undefined) {
+        return verb === "POST" ? { kind: "match", route: direct, pathParams: new Map() } : { kind: "wrong_verb", allowed: ["POST"] };
+      }
+      const allowed = new Set<string>();
+      for (const route of annotated) {
+        const params = matchPathTemplate(route.template, pathname);
+        if (params === undefined) continue;
+        if (route.verb === verb || (verb === "HEAD" && route.verb === "GET")) return { kind: "match", route, pathParams: params };
+        allowed.add(route.verb);
+      }
+      return allowed.size > 0 ? { kind: "wrong_verb", allowed: [...allowed] } : { kind: "none" };
+    },
+  };
+}
