@@ -106,6 +106,7 @@ export async function register(runtime: Runtime): Promise<void> {
         metrics.ticksAccepted.inc(quotes.length);
         batcher.record(quotes);
       },
+      flush: () => batcher.flush(),
     },
     latestQuote: (symbol) => {
       const accepted = acceptedBySymbol.get(symbol);

@@ -16,6 +16,8 @@ export interface QuotePublisher {
 /** Where accepted quotes go to be stored, in batches. */
 export interface QuoteRecorder {
   record(quotes: readonly SequencedQuote[]): void;
+  /** Resolves once everything recorded so far is stored (or the attempt failed and will be retried). */
+  flush(): Promise<void>;
 }
 
 export interface PublishTicksDeps {

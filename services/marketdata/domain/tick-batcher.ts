@@ -48,25 +48,35 @@ export class TickBatcher implements QuoteRecorder {
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushIntervalMs);
   }
 
-  /** Write everything pending now; resolves when it is written (or the write failed and was kept). */
+  /**
+   * Write everything pending now, batch by batch; resolves when it is written, or when a write failed
+   * (the batch is kept and retried on the next flush).
+   */
   async flush(): Promise<void> {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    while (this.writing) await this.writing;
-    if (this.pending.length === 0) return;
-    const batch = this.pending.splice(0, this.options.maxBatchSize);
-    this.writing = this.write(batch)
-      .catch((error: unknown) => {
-        this.pending.unshift(...batch);
-        this.options.onWriteFailure(error);
-      })
-      .finally(() => {
-        this.writing = undefined;
-      });
-    await this.writing;
-    if (this.pending.length > 0 && !this.isClosed) this.timer ??= setTimeout(() => void this.flush(), this.options.flushIntervalMs);
+    for (;;) {
+      while (this.writing) await this.writing;
+      if (this.pending.length === 0) return;
+      const batch = this.pending.splice(0, this.options.maxBatchSize);
+      let isWritten = true;
+      this.writing = this.write(batch)
+        .catch((error: unknown) => {
+          isWritten = false;
+          this.pending.unshift(...batch);
+          this.options.onWriteFailure(error);
+        })
+        .finally(() => {
+          this.writing = undefined;
+        });
+      await this.writing;
+      if (!isWritten) {
+        if (!this.isClosed) this.timer ??= setTimeout(() => void this.flush(), this.options.flushIntervalMs);
+        return;
+      }
+    }
   }
 
   /** Stop the timer and make one last attempt to write what is pending. */

@@ -154,6 +154,8 @@ export function createMarketDataService(deps: MarketDataHandlerDeps): MarketData
           });
         }
       }
+      // Answer once the accepted ticks are stored, so a GetQuote after PublishQuotes sees them.
+      await deps.publishing.recorder.flush();
       return { acceptedCount: String(acceptedCount), rejectedCount: String(rejectedCount), rejections };
     },
   };

@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import Decimal from "decimal.js";
-import { aggregateBars, barStartMs, checkBarWindow } from "../../../services/marketdata/domain/bar-aggregation";
-import { MarketDataError } from "../../../services/marketdata/domain/errors";
+import { aggregateBars, barStartMs } from "../../../services/marketdata/domain/bar-aggregation";
 import type { Quote } from "../../../services/marketdata/domain/quote";
 
 const T0 = Date.parse("2026-01-13T14:30:00Z");
@@ -55,18 +54,4 @@ describe("marketdata OHLCV bars", () => {
     expect(new Date(barStartMs(T0 + 95_000, "1h")).toISOString()).to.equal("2026-01-13T14:00:00.000Z");
   });
 
-  it("checks a bar window: known interval, start before end, and a bounded number of bars", () => {
-    expect(checkBarWindow("1h", T0, T0 + 3_600_000 * 10, 100)).to.equal("1h");
-    const codeOf = (fn: () => unknown) => {
-      try {
-        fn();
-        return "no error";
-      } catch (error) {
-        return `${(error as MarketDataError).code}:${(error as MarketDataError).details.field}`;
-      }
-    };
-    expect(codeOf(() => checkBarWindow("5m", T0, T0 + 1, 100))).to.equal("INVALID_ARGUMENT:interval");
-    expect(codeOf(() => checkBarWindow("1m", T0, T0, 100))).to.equal("INVALID_ARGUMENT:start_time");
-    expect(codeOf(() => checkBarWindow("1m", T0, T0 + 101 * 60_000, 100))).to.equal("INVALID_ARGUMENT:end_time");
-  });
 });

@@ -24,7 +24,7 @@ function feed() {
         return sequenced;
       },
     },
-    recorder: { record: (quotes) => recorded.push([...quotes]) },
+    recorder: { record: (quotes) => void recorded.push([...quotes]), flush: async () => undefined },
     latestQuote: (symbol) => accepted.get(symbol),
     rememberAccepted: (quote) => accepted.set(quote.symbol, quote),
     nowMs: () => NOW_MS,
