@@ -25,7 +25,7 @@ export async function detailedClient(system: TestSystem, claims: TokenClaims = {
   return createClientFactory()
     .use(errorDetailsClientMiddleware)
     .create(MarketDataServiceDefinition, system.clients.channel, {
-      "*": { metadata: new Metadata({ authorization: `Bearer ${token}` }), deadline: 10_000 },
+      "*": { metadata: new Metadata({ authorization: `Bearer ${token}` }) },
     });
 }
 
