@@ -21,10 +21,11 @@ import { startEmbeddedPostgres } from "./embedded-postgres";
 import { createGrpcServer, type TradeplaneServer } from "./grpc-server";
 import { createHttpServer, type TradeplaneHttpServer as HttpServer } from "./http-server";
 import { createLogger, type Logger } from "./logger";
-import type { Broker, Cache, StreamBus } from "./messaging";
+import type { Broker, Cache, QueueSpec, StreamBus } from "./messaging";
 import { createMemoryStreamBus } from "./stream-bus-memory";
 import { createRedisStreamBus } from "./stream-bus-redis";
 import { setupTelemetry } from "./telemetry";
+import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox";
 
 /** The services a process can run; `SERVICES` selects a subset. */
 export const SERVICE_NAMES = ["marketdata", "accounting", "orders", "optimization", "gateway"] as const;
@@ -75,7 +76,8 @@ export interface Runtime {
   databaseUrl: string;
   cache: Cache;
   bus: StreamBus;
-  broker: Broker & DeadLetterAdmin;
+  /** The broker, with dead letter administration and `declare` (both implementations have them). */
+  broker: Broker & DeadLetterAdmin & { declare(queue: QueueSpec): Promise<void> };
   /** Which backends are real, for logs and health. */
   backends: { database: "postgres" | "embedded"; cache: "redis" | "memory"; broker: "rabbitmq" | "memory" };
   /** Opens a service's database (own schema, migrations run now); closed when the runtime stops. */
@@ -85,6 +87,12 @@ export interface Runtime {
    * the first call, so clients may be created before `listen()`.
    */
   client<D extends CompatServiceDefinition>(definition: D, peer: PeerName): TradeplaneClient<D>;
+  /**
+   * Starts the outbox relay of a service's database with the process defaults (publish timeout, batch size, and,
+   * with the in-process broker, a replay window so a restart re-publishes what the broker held only in memory);
+   * stopped at `stop()` before the pool closes.
+   */
+  startOutboxRelay(database: Database, options?: Partial<Omit<OutboxRelayOptions, "knex" | "schema" | "broker">>): OutboxRelay;
   /** Mints a token (tests, the dev token `npm start` prints). */
   issueToken(claims: TokenClaims, ttlSeconds: number): Promise<string>;
   /** Registers cleanup run at `stop()`, newest first (workers before the pools they use). */
@@ -230,6 +238,24 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
         return new Proxy({} as TradeplaneClient<typeof definition>, {
           get: (_target, method) => (resolve() as Record<string | symbol, unknown>)[method],
         });
+      },
+      startOutboxRelay(database, options = {}) {
+        const relay = startOutboxRelay({
+          knex: database.knex,
+          schema: database.schema,
+          broker,
+          logger: logger.child({ component: "outbox", schema: database.schema }),
+          batchSize: 200,
+          pollIntervalMs: 250,
+          publishTimeoutMs: 5_000,
+          maxBackoffMs: 30_000,
+          // RabbitMQ keeps what it confirmed; the in-process broker loses it on restart, so the outbox replays the
+          // last hour of published rows at start and consumers drop the copies they already handled.
+          ...(config.amqpUrl ? {} : { replayWindowMs: 60 * 60 * 1000 }),
+          ...options,
+        });
+        onStop(() => relay.stop());
+        return relay;
       },
       issueToken: (claims, ttlSeconds) => issueToken(auth, claims, ttlSeconds),
       onStop,
