@@ -120,7 +120,11 @@ export function fakeServices(options: FakeOptions = {}): RegisterService {
       if (symbols.includes("NOPE")) throw notFound("UNKNOWN_SYMBOL", "no instrument NOPE", { metadata: { symbol: "NOPE" } });
       let n = request.resumeToken === "" ? 1 : Number(request.resumeToken.replace("tok-", "")) + 1;
       if (!Number.isFinite(n)) throw invalid("INVALID_RESUME_TOKEN", "malformed resume token");
+      const sent = n;
       while (!context.signal.aborted) {
+        // SHORT ends normally after two frames; FLAKY fails after two (a mid-stream error).
+        if (n - sent === 2 && symbols.includes("SHORT")) return;
+        if (n - sent === 2 && symbols.includes("FLAKY")) throw unavailable("FEED_LOST", "the feed went away");
         yield tapeFrame(symbols, n++);
         await sleep(tickMs, context.signal);
       }
@@ -140,6 +144,11 @@ export function fakeServices(options: FakeOptions = {}): RegisterService {
 
   const orders: Partial<OrderServiceImplementation> = {
     async *watchOrderEvents(request, context) {
+      if (request.portfolioId === "QUIET") {
+        // A portfolio with nothing to say: the stream stays open and silent.
+        await sleep(60_000, context.signal);
+        return;
+      }
       let seq = Number(request.sinceSeq) + 1;
       // Twenty events exist; after them the stream only sends heartbeats, like a quiet portfolio.
       while (!context.signal.aborted) {
