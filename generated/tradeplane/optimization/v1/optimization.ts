@@ -65,8 +65,13 @@ export enum SolverKind {
   SOLVER_KIND_UNSPECIFIED = 0,
   /** SOLVER_KIND_SEPARABLE - Separable problem (cash constraint not binding): exact per-security candidate search. */
   SOLVER_KIND_SEPARABLE = 1,
-  /** SOLVER_KIND_MILP - Cash constraint binding: MILP solved to optimality with HiGHS. */
+  /** SOLVER_KIND_MILP - Cash constraint binding: MILP solved to optimality with HiGHS (not used by this server; kept for clients). */
   SOLVER_KIND_MILP = 2,
+  /**
+   * SOLVER_KIND_BRANCH_AND_BOUND - Cash constraint binding: the exact branch and bound over scaled-integer values (see the service README);
+   * optimal unless optimality_proven is false.
+   */
+  SOLVER_KIND_BRANCH_AND_BOUND = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -81,6 +86,9 @@ export function solverKindFromJSON(object: any): SolverKind {
     case 2:
     case "SOLVER_KIND_MILP":
       return SolverKind.SOLVER_KIND_MILP;
+    case 3:
+    case "SOLVER_KIND_BRANCH_AND_BOUND":
+      return SolverKind.SOLVER_KIND_BRANCH_AND_BOUND;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -96,6 +104,8 @@ export function solverKindToJSON(object: SolverKind): string {
       return "SOLVER_KIND_SEPARABLE";
     case SolverKind.SOLVER_KIND_MILP:
       return "SOLVER_KIND_MILP";
+    case SolverKind.SOLVER_KIND_BRANCH_AND_BOUND:
+      return "SOLVER_KIND_BRANCH_AND_BOUND";
     case SolverKind.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -173,8 +183,8 @@ export interface RebalanceOptions {
   /** When true, quantities are multiples of the instrument's lot size (instead of whole units). */
   useLotSize: boolean;
   /**
-   * Solver time limit in milliseconds for the MILP path; 0 = the server default. Exceeding it is
-   * DEADLINE_EXCEEDED with reason SOLVER_TIME_LIMIT.
+   * Time budget in milliseconds of the branch and bound (cash-binding case); 0 = the server default. When it
+   * runs out, the best feasible answer found is returned with optimality_proven = false and a lower bound.
    */
   solverTimeLimitMs: number;
 }
@@ -282,6 +292,14 @@ export interface Proposal {
     | undefined;
   /** Id shared by the proposals of one RebalanceModel run; empty for RebalancePortfolio. */
   rebalanceId: string;
+  /**
+   * True when the objective is proven optimal (always for SEPARABLE). False only when the branch and bound
+   * ran out of its time budget (solver_time_limit_ms): the trades are then feasible and within
+   * objective - objective_lower_bound of the optimum.
+   */
+  optimalityProven: boolean;
+  /** A proven lower bound on the optimal objective, decimal; equals `objective` when optimality_proven. */
+  objectiveLowerBound: string;
 }
 
 function createBaseModelPosition(): ModelPosition {
@@ -1354,6 +1372,8 @@ function createBaseProposal(): Proposal {
     createTime: undefined,
     execution: undefined,
     rebalanceId: "",
+    optimalityProven: false,
+    objectiveLowerBound: "",
   };
 }
 
@@ -1409,6 +1429,12 @@ export const Proposal: MessageFns<Proposal> = {
     }
     if (message.rebalanceId !== "") {
       writer.uint32(138).string(message.rebalanceId);
+    }
+    if (message.optimalityProven !== false) {
+      writer.uint32(144).bool(message.optimalityProven);
+    }
+    if (message.objectiveLowerBound !== "") {
+      writer.uint32(154).string(message.objectiveLowerBound);
     }
     return writer;
   },
@@ -1562,6 +1588,22 @@ export const Proposal: MessageFns<Proposal> = {
             message.rebalanceId = reader.string();
             continue;
           }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.optimalityProven = reader.bool();
+            continue;
+          }
+          case 19: {
+            if (tag !== 154) {
+              break;
+            }
+
+            message.objectiveLowerBound = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1641,6 +1683,16 @@ export const Proposal: MessageFns<Proposal> = {
         : isSet(object.rebalance_id)
         ? globalThis.String(object.rebalance_id)
         : "",
+      optimalityProven: isSet(object.optimalityProven)
+        ? globalThis.Boolean(object.optimalityProven)
+        : isSet(object.optimality_proven)
+        ? globalThis.Boolean(object.optimality_proven)
+        : false,
+      objectiveLowerBound: isSet(object.objectiveLowerBound)
+        ? globalThis.String(object.objectiveLowerBound)
+        : isSet(object.objective_lower_bound)
+        ? globalThis.String(object.objective_lower_bound)
+        : "",
     };
   },
 
@@ -1697,6 +1749,12 @@ export const Proposal: MessageFns<Proposal> = {
     if (message.rebalanceId !== "") {
       obj.rebalanceId = message.rebalanceId;
     }
+    if (message.optimalityProven !== false) {
+      obj.optimalityProven = message.optimalityProven;
+    }
+    if (message.objectiveLowerBound !== "") {
+      obj.objectiveLowerBound = message.objectiveLowerBound;
+    }
     return obj;
   },
 
@@ -1726,6 +1784,8 @@ export const Proposal: MessageFns<Proposal> = {
       ? ProposalExecution.fromPartial(object.execution)
       : undefined;
     message.rebalanceId = object.rebalanceId ?? "";
+    message.optimalityProven = object.optimalityProven ?? false;
+    message.objectiveLowerBound = object.objectiveLowerBound ?? "";
     return message;
   },
 };

@@ -1968,8 +1968,8 @@ export const ExecuteProposalResponse: MessageFns<ExecuteProposalResponse> = {
 /**
  * Rebalancing. Holdings and cash come from accounting (GetPortfolioSummary / ListBalances), prices (`last`)
  * and lot sizes from market data. Securities held but not in the model have target 0 and are sold (within
- * the mode). The solve is exact: the separable case by per-security candidate search, the cash-bound case as
- * a MILP with HiGHS off the event loop. Failures: NO_FEASIBLE_SOLUTION (FAILED_PRECONDITION, naming the
+ * the mode). The solve is exact: the separable case by per-security candidate search, the cash-bound case by
+ * an exact branch and bound, both in worker threads off the event loop (HiGHS is the test cross-check). Failures: NO_FEASIBLE_SOLUTION (FAILED_PRECONDITION, naming the
  * securities whose bounds admit no integer quantity, or "cash" when min_cash cannot be met);
  * MISSING_PRICE (FAILED_PRECONDITION, naming the securities); NON_POSITIVE_MARKET_VALUE (FAILED_PRECONDITION);
  * DEPENDENCY_UNAVAILABLE (UNAVAILABLE, accounting or market data down).
