@@ -1,13 +1,14 @@
 // The gateway's composition root: the HTTP/JSON bridge for every RPC, `/openapi.json` and `/docs`, and the
 // dashboard at `/`, all on the runtime's HTTP server. It serves no gRPC of its own: it calls the services over
 // gRPC (this process's port in the one-process mode, `<SVC>_ADDRESS` when they run elsewhere).
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { startServices, type RunningService, type Runtime } from "../platform/runtime";
 import { loadGatewayConfig } from "./config";
 import { mountDashboard } from "./dashboard-assets";
 import { createUpstream } from "./grpc-upstream";
 import { createBridgeHandler } from "./http-bridge";
 import { buildOpenApiDocument } from "./openapi";
-import { DOCS_PAGE_HTML } from "./docs-page";
 import { createRouteTable } from "./route-table";
 import { loadServiceDescriptors } from "./service-descriptors";
 
@@ -23,9 +24,10 @@ export async function register(runtime: Runtime): Promise<void> {
     response.writeHead(200, { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache" });
     response.end(openApiText);
   });
+  const docsPage = readFileSync(path.join(__dirname, "docs.html"), "utf8");
   runtime.http.route("GET", "/docs", (_request, response) => {
     response.writeHead(200, { "content-type": "text/html; charset=utf-8" });
-    response.end(DOCS_PAGE_HTML);
+    response.end(docsPage);
   });
   mountDashboard(runtime.http, runtime.logger);
   runtime.http.fallback(createBridgeHandler({ routes, upstream, config, logger: runtime.logger }));

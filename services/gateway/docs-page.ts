@@ -1,1 +1,0 @@
-export const DOCS_PAGE_HTML = "<!doctype html><title>docs</title>";
