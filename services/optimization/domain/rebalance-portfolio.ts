@@ -1,0 +1,132 @@
+// RebalancePortfolio as a use case: find the model, read holdings and prices, solve exactly (off the event
+// loop), store the proposal. Reads happen before any write; the only write is one proposal insert.
+import Decimal from "decimal.js";
+import { alreadyExists, failedPrecondition, notFound } from "../../platform/errors";
+import { buildProposal } from "./build-proposal";
+import { buildRebalanceProblem, type PortfolioSnapshot } from "./build-rebalance-problem";
+import type { InvestmentModel } from "./investment-model";
+import type { Proposal, ProposalOptions } from "./proposal";
+import type { RebalanceProblem, RebalanceSolution } from "./rebalance-problem";
+
+/** What market data tells the rebalance about one instrument. */
+export interface InstrumentFacts {
+  symbol: string;
+  lotSize: Decimal;
+}
+
+/** Everything rebalancePortfolio needs, passed in by the composition root. */
+export interface RebalanceDeps {
+  models: {
+    get(modelId: string): Promise<InvestmentModel | null>;
+    findByPortfolio(portfolioId: string): Promise<InvestmentModel[]>;
+    markRebalanced(modelId: string, at: Date): Promise<void>;
+  };
+  portfolios: { snapshot(portfolioId: string): Promise<PortfolioSnapshot> };
+  market: {
+    instruments(securityIds: string[]): Promise<Map<string, InstrumentFacts>>;
+    /** Latest `last` price by symbol; symbols without a quote are absent. */
+    prices(symbols: string[]): Promise<Map<string, Decimal>>;
+  };
+  solver: { solve(problem: RebalanceProblem): Promise<{ solution: RebalanceSolution; solverTimeMs: number }> };
+  proposals: {
+    /** Stores a new proposal; with an idempotency key already used, returns the stored one instead. */
+    insert(proposal: Proposal, idempotencyKey: string, fingerprint: string): Promise<Proposal>;
+    findByKey(portfolioId: string, idempotencyKey: string): Promise<{ proposal: Proposal; fingerprint: string } | null>;
+  };
+  newId(): string;
+  now(): Date;
+}
+
+/** One RebalancePortfolio request, options already defaulted. */
+export interface RebalanceRequest {
+  portfolioId: string;
+  /** Empty: the single model listing the portfolio. */
+  modelId: string;
+  options: ProposalOptions;
+  idempotencyKey: string;
+  /** Set by RebalanceModel for every proposal of one run. */
+  rebalanceId: string;
+  /** A model already loaded by the caller (RebalanceModel), to avoid reading it per portfolio. */
+  model?: InvestmentModel;
+}
+
+/** Rebalances one portfolio to its model and stores the proposal. */
+export async function rebalancePortfolio(deps: RebalanceDeps, request: RebalanceRequest): Promise<Proposal> {
+  const fingerprint = JSON.stringify([request.portfolioId, request.modelId, request.options]);
+  if (request.idempotencyKey !== "") {
+    const earlier = await deps.proposals.findByKey(request.portfolioId, request.idempotencyKey);
+    if (earlier !== null) return sameRequestOrConflict(earlier, fingerprint, request.idempotencyKey);
+  }
+  const model = request.model ?? (await modelOf(deps, request));
+  const snapshot = await deps.portfolios.snapshot(request.portfolioId);
+  const held = snapshot.holdings.filter((h) => !h.quantity.isZero()).map((h) => h.securityId);
+  const securityIds = [...new Set([...model.positions.map((p) => p.securityId), ...held])];
+  const instruments = await deps.market.instruments(securityIds);
+  const bySymbol = await deps.market.prices([...new Set([...instruments.values()].map((i) => i.symbol))]);
+  const prices = new Map<string, Decimal>();
+  const lots = new Map<string, Decimal>();
+  for (const [securityId, facts] of instruments) {
+    const price = bySymbol.get(facts.symbol);
+    if (price !== undefined) prices.set(securityId, price);
+    lots.set(securityId, facts.lotSize);
+  }
+
+  const { options } = request;
+  const problem = buildRebalanceProblem(snapshot, model.positions, prices, lots, {
+    minCash: new Decimal(options.minCash),
+    minTradeNotional: new Decimal(options.minTradeNotional),
+    mode: options.mode,
+    onlyOutOfBand: options.onlyOutOfBand,
+    useLotSize: options.useLotSize,
+  });
+  problem.options.timeLimitMs = options.solverTimeLimitMs;
+  const { solution, solverTimeMs } = await deps.solver.solve(problem);
+  const content = buildProposal(problem, solution);
+  const now = deps.now();
+  const proposal: Proposal = {
+    ...content,
+    proposalId: deps.newId(),
+    portfolioId: request.portfolioId,
+    modelId: model.modelId,
+    modelVersion: model.version,
+    modelName: model.name,
+    rebalanceId: request.rebalanceId,
+    options,
+    trades: content.trades.map((t) => ({ ...t, symbol: instruments.get(t.securityId)?.symbol ?? "" })),
+    solver: solution.method,
+    solverTimeMs,
+    optimalityProven: solution.proven,
+    objectiveLowerBound: new Decimal(solution.lowerBound),
+    createTime: now,
+    execution: null,
+  };
+  const stored = await deps.proposals.insert(proposal, request.idempotencyKey, fingerprint);
+  if (stored.proposalId !== proposal.proposalId) return sameRequestOrConflict({ proposal: stored, fingerprint }, fingerprint, request.idempotencyKey);
+  await deps.models.markRebalanced(model.modelId, now);
+  return stored;
+}
+
+async function modelOf(deps: RebalanceDeps, request: RebalanceRequest): Promise<InvestmentModel> {
+  if (request.modelId !== "") {
+    const model = await deps.models.get(request.modelId);
+    if (model === null) throw notFound("MODEL_NOT_FOUND", `Model ${request.modelId} not found`, { metadata: { model_id: request.modelId } });
+    return model;
+  }
+  const models = await deps.models.findByPortfolio(request.portfolioId);
+  if (models.length === 0) {
+    throw notFound("PORTFOLIO_NOT_IN_MODEL", `Portfolio ${request.portfolioId} not found`, { metadata: { portfolio_id: request.portfolioId } });
+  }
+  if (models.length > 1) {
+    throw failedPrecondition("AMBIGUOUS_MODEL", `Portfolio ${request.portfolioId} belongs to several models; pass model_id`, {
+      metadata: { portfolio_id: request.portfolioId, model_ids: models.map((m) => m.modelId).join(",") },
+    });
+  }
+  return models[0];
+}
+
+function sameRequestOrConflict(earlier: { proposal: Proposal; fingerprint: string }, fingerprint: string, key: string): Proposal {
+  if (earlier.fingerprint === fingerprint) return earlier.proposal;
+  throw alreadyExists("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${key} was used for a different rebalance request`, {
+    metadata: { proposal_id: earlier.proposal.proposalId },
+  });
+}
