@@ -1,20 +1,23 @@
 interface Node<T> {
   item: T;
+  /** Older updates of the same symbol this entry replaced while unsent. */
+  droppedBefore: number;
   previous: Node<T> | undefined;
   next: Node<T> | undefined;
 }
 
-/** Updates that were replaced by newer ones before they could be sent, since the last report. */
-export interface DroppedReport {
-  readonly total: number;
-  readonly bySymbol: ReadonlyMap<string, number>;
+/** An update taken from the buffer, with how many older updates of its symbol it replaced. */
+export interface BufferedEntry<T> {
+  readonly item: T;
+  readonly droppedBefore: number;
 }
 
 /**
  * A subscriber's bounded queue of unsent updates. While there is room every update is kept, so a
  * briefly slow client loses nothing. When it is full, a newer update for a symbol replaces the newest
  * unsent one for that symbol in place (its place in the queue is kept, so a busy symbol cannot push
- * quiet ones back), and the replaced update is counted so the subscriber can be told it lagged.
+ * quiet ones back), and the entry remembers how many updates it replaced, so the subscriber can be
+ * told exactly where its seqs jump.
  *
  * Memory is bounded by `capacity` entries whatever the consumer does. With capacity at least the
  * number of subscribed symbols, the newest update of every symbol is always kept.
@@ -25,8 +28,8 @@ export class ConflatingBuffer<T extends { readonly symbol: string }> {
   private count = 0;
   /** Newest unsent node per symbol, the one a conflating push replaces. */
   private readonly newestBySymbol = new Map<string, Node<T>>();
-  private droppedTotal = 0;
-  private readonly droppedBySymbol = new Map<string, number>();
+  /** Updates given up with no newer entry of their symbol left to carry the count. */
+  private orphanDrops = new Map<string, number>();
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
@@ -36,21 +39,16 @@ export class ConflatingBuffer<T extends { readonly symbol: string }> {
     return this.count;
   }
 
-  /** Updates dropped since the last `takeDroppedReport`. */
-  get droppedCount(): number {
-    return this.droppedTotal;
-  }
-
   /** Queue an update, conflating when the queue is full. */
   push(item: T): void {
     if (this.count < this.capacity) {
-      this.append(item);
+      this.append(item, 0);
       return;
     }
     const newest = this.newestBySymbol.get(item.symbol);
     if (newest) {
-      this.countDropped(newest.item.symbol);
       newest.item = item;
+      newest.droppedBefore += 1;
       return;
     }
     // Full, and nothing of this symbol queued: first fold every symbol down to its newest update,
@@ -58,57 +56,53 @@ export class ConflatingBuffer<T extends { readonly symbol: string }> {
     this.compact();
     if (this.count >= this.capacity) {
       const oldest = this.head!;
-      this.countDropped(oldest.item.symbol);
       this.unlink(oldest);
+      const symbol = oldest.item.symbol;
+      this.orphanDrops.set(symbol, (this.orphanDrops.get(symbol) ?? 0) + oldest.droppedBefore + 1);
     }
-    this.append(item);
+    this.append(item, 0);
   }
 
   /** Take the oldest unsent update. */
-  shift(): T | undefined {
+  shift(): BufferedEntry<T> | undefined {
     const node = this.head;
     if (!node) return undefined;
     this.unlink(node);
-    return node.item;
+    return { item: node.item, droppedBefore: node.droppedBefore };
   }
 
-  /** Forget every unsent update of a symbol (it was unsubscribed); this is not a drop. */
+  /** Forget every unsent update of a symbol (it was unsubscribed or resynced); this is not a drop. */
   removeSymbol(symbol: string): void {
     for (let node = this.head; node; ) {
       const next = node.next;
       if (node.item.symbol === symbol) this.unlink(node);
       node = next;
     }
-    this.droppedBySymbol.delete(symbol);
+    this.orphanDrops.delete(symbol);
   }
 
-  /** Report and reset the drop counters; undefined when nothing was dropped. */
-  takeDroppedReport(): DroppedReport | undefined {
-    if (this.droppedTotal === 0) return undefined;
-    const report = { total: this.droppedTotal, bySymbol: new Map(this.droppedBySymbol) };
-    this.droppedTotal = 0;
-    this.droppedBySymbol.clear();
-    return report;
+  /** Drops that no queued entry carries (only when symbols outnumber capacity); reset on read. */
+  takeOrphanDrops(): ReadonlyMap<string, number> | undefined {
+    if (this.orphanDrops.size === 0) return undefined;
+    const drops = this.orphanDrops;
+    this.orphanDrops = new Map();
+    return drops;
   }
 
   private compact(): void {
     for (let node = this.head; node; ) {
       const next = node.next;
-      if (this.newestBySymbol.get(node.item.symbol) !== node) {
-        this.countDropped(node.item.symbol);
+      const newest = this.newestBySymbol.get(node.item.symbol)!;
+      if (newest !== node) {
+        newest.droppedBefore += node.droppedBefore + 1;
         this.unlink(node);
       }
       node = next;
     }
   }
 
-  private countDropped(symbol: string): void {
-    this.droppedTotal += 1;
-    this.droppedBySymbol.set(symbol, (this.droppedBySymbol.get(symbol) ?? 0) + 1);
-  }
-
-  private append(item: T): void {
-    const node: Node<T> = { item, previous: this.tail, next: undefined };
+  private append(item: T, droppedBefore: number): void {
+    const node: Node<T> = { item, droppedBefore, previous: this.tail, next: undefined };
     if (this.tail) this.tail.next = node;
     else this.head = node;
     this.tail = node;

@@ -29,6 +29,8 @@ export class QuoteSubscription {
   private catchUp: SymbolFrame[] = [];
   private readonly buffer: ConflatingBuffer<SequencedQuote>;
   private isHeartbeatDue = false;
+  /** An update whose LAGGED notice was just sent; it goes out next. */
+  private afterLagged: SequencedQuote | undefined;
   private endReason: StreamEndReason | undefined;
   private isEndSent = false;
   private isStarted = false;
@@ -109,6 +111,7 @@ export class QuoteSubscription {
     }
     this.catchUp = this.catchUp.filter((frame) => frame.symbol !== symbol);
     this.buffer.removeSymbol(symbol);
+    if (this.afterLagged?.symbol === symbol) this.afterLagged = undefined;
     state.lastQueuedSeq = latest?.seq ?? 0;
     state.awaitingReplayToSeq = undefined;
     this.catchUp.push({ kind: "GAP", symbol, epoch: this.epoch, fromSeq: state.lastSentSeq + 1, reason });
@@ -127,6 +130,7 @@ export class QuoteSubscription {
     if (!this.symbols.delete(symbol)) return;
     this.catchUp = this.catchUp.filter((frame) => frame.symbol !== symbol);
     this.buffer.removeSymbol(symbol);
+    if (this.afterLagged?.symbol === symbol) this.afterLagged = undefined;
   }
 
   /** A live update from the bus. Updates for other symbols, epochs, or already queued seqs are ignored. */
@@ -160,6 +164,7 @@ export class QuoteSubscription {
   close(): void {
     this.isEndSent = true;
     this.catchUp = [];
+    this.afterLagged = undefined;
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
@@ -188,13 +193,28 @@ export class QuoteSubscription {
     }
     const catchUpFrame = this.catchUp.shift();
     if (catchUpFrame) return this.markSent(catchUpFrame);
-    if (this.buffer.size === 0) return undefined;
-    const dropped = this.buffer.takeDroppedReport();
-    if (dropped) {
-      return { kind: "LAGGED", epoch: this.epoch, droppedCount: dropped.total, droppedBySymbol: dropped.bySymbol };
+    if (this.afterLagged) {
+      const quote = this.afterLagged;
+      this.afterLagged = undefined;
+      return this.markSent({ kind: "UPDATE", symbol: quote.symbol, epoch: this.epoch, seq: quote.seq, quote });
     }
-    const quote = this.buffer.shift()!;
+    const orphanDrops = this.buffer.takeOrphanDrops();
+    if (orphanDrops) return this.lagged(orphanDrops);
+    const entry = this.buffer.shift();
+    if (!entry) return undefined;
+    const quote = entry.item;
+    if (entry.droppedBefore > 0) {
+      // The seq jumps at this update: announce it right before, with how many updates were replaced.
+      this.afterLagged = quote;
+      return this.lagged(new Map([[quote.symbol, entry.droppedBefore]]));
+    }
     return this.markSent({ kind: "UPDATE", symbol: quote.symbol, epoch: this.epoch, seq: quote.seq, quote });
+  }
+
+  private lagged(droppedBySymbol: ReadonlyMap<string, number>): QuoteFrame {
+    let droppedCount = 0;
+    for (const count of droppedBySymbol.values()) droppedCount += count;
+    return { kind: "LAGGED", epoch: this.epoch, droppedCount, droppedBySymbol };
   }
 
   /** Resolves when `pull` may have something (or the stream should end). */
@@ -208,7 +228,7 @@ export class QuoteSubscription {
   private hasFrame(): boolean {
     if (this.isEndSent) return true;
     if (this.endReason) return true;
-    return this.isStarted && (this.isHeartbeatDue || this.catchUp.length > 0 || this.buffer.size > 0);
+    return this.isStarted && (this.isHeartbeatDue || this.catchUp.length > 0 || this.afterLagged !== undefined || this.buffer.size > 0);
   }
 
   private markSent(frame: SymbolFrame): QuoteFrame {
