@@ -28,6 +28,11 @@ export interface AuthSettings {
 export interface Authenticator {
   /** Resolves the principal of a raw JWT, or throws DomainError 'unauthenticated'. */
   verify(token: string): Promise<Principal>;
+  /**
+   * The principal of a token verified before, without waiting (undefined when it has not been seen); throws
+   * 'unauthenticated' once it has expired. Lets the per-call path skip a promise for the common case.
+   */
+  verifyCached(token: string): Principal | undefined;
 }
 
 export interface TokenClaims {
@@ -67,14 +72,19 @@ export function createAuthenticator(settings: AuthSettings): Authenticator {
   const key = keyOf(settings.secret);
   const verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
 
+  function verifyCached(token: string): Principal | undefined {
+    const cached = verified.get(token);
+    if (cached === undefined) return undefined;
+    if (cached.expiresAtMs > Date.now()) return cached.principal;
+    verified.delete(token);
+    throw unauthenticated('TOKEN_EXPIRED', 'the access token has expired');
+  }
+
   return {
+    verifyCached,
     async verify(token) {
-      const cached = verified.get(token);
-      if (cached !== undefined) {
-        if (cached.expiresAtMs > Date.now()) return cached.principal;
-        verified.delete(token);
-        throw unauthenticated('TOKEN_EXPIRED', 'the access token has expired');
-      }
+      const cached = verifyCached(token);
+      if (cached !== undefined) return cached;
       let payload;
       try {
         ({ payload } = await jwtVerify(token, key, {
@@ -133,18 +143,33 @@ const ANONYMOUS: Principal = Object.freeze({
   allPortfolios: false,
 });
 
-/** Reads `authorization: Bearer <jwt>`, verifies it and adds `principal` to the call context. */
+/** True for the methods of services anyone may call without a token (health, reflection). */
+export function isAuthExempt(methodPath: string): boolean {
+  return UNAUTHENTICATED_SERVICE_PREFIXES.some((prefix) => methodPath.startsWith(prefix));
+}
+
+/** The principal of calls to exempt services. */
+export const ANONYMOUS_PRINCIPAL: Principal = ANONYMOUS;
+
+/**
+ * The principal behind an `authorization: Bearer <jwt>` header value. A token verified before comes back
+ * synchronously (no promise on the hot path); a new one is verified asynchronously. Throws 'unauthenticated'.
+ */
+export function authenticate(authenticator: Authenticator, header: string | undefined): Principal | Promise<Principal> {
+  const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match === null) {
+    throw unauthenticated('TOKEN_MISSING', 'an "authorization: Bearer <token>" header is required');
+  }
+  return authenticator.verifyCached(match[1]!) ?? authenticator.verify(match[1]!);
+}
+
+/** Reads `authorization: Bearer <jwt>`, verifies it and adds `principal` to the call context (streaming calls). */
 export function createAuthMiddleware(authenticator: Authenticator): ServerMiddleware<AuthCallContext> {
   return async function* authMiddleware(call, context: CallContext) {
-    if (UNAUTHENTICATED_SERVICE_PREFIXES.some((prefix) => call.method.path.startsWith(prefix))) {
+    if (isAuthExempt(call.method.path)) {
       return yield* call.next(call.request, { ...context, principal: ANONYMOUS });
     }
-    const header = context.metadata.get('authorization');
-    const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (match === null) {
-      throw unauthenticated('TOKEN_MISSING', 'an "authorization: Bearer <token>" header is required');
-    }
-    const principal = await authenticator.verify(match[1]!);
+    const principal = await authenticate(authenticator, context.metadata.get('authorization'));
     return yield* call.next(call.request, { ...context, principal });
   };
 }

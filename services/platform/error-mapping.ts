@@ -3,7 +3,14 @@
 // failures become UNAVAILABLE so clients retry. Anything else is a bug: the client gets INTERNAL with an error id
 // and a generic message, and the log gets the real error under the same id. No stack trace ever crosses the wire.
 import { randomUUID } from 'node:crypto';
-import { composeServerMiddleware, ServerError, Status, type ServerMiddleware } from 'nice-grpc-common';
+import {
+  composeServerMiddleware,
+  ServerError,
+  Status,
+  type CallContext,
+  type Metadata,
+  type ServerMiddleware,
+} from 'nice-grpc-common';
 import {
   BadRequest,
   ErrorInfo,
@@ -119,17 +126,48 @@ export function createErrorMappingMiddleware(options: ErrorMappingOptions): Serv
     try {
       return yield* call.next(call.request, context);
     } catch (error) {
-      // Once the client has gone (cancelled, deadline passed) nobody reads the status, and a handler failing because
-      // its work was aborted is expected rather than a bug: report a plain cancellation.
-      if (context.signal.aborted && !(error instanceof ServerError)) {
-        logger.debug('call ended after cancellation', { method: call.method.path, err: error });
-        throw cancelled();
-      }
-      throw toServerError(error, call.method.path, logger);
+      throw mapError(error, call.method.path, context.signal.aborted, logger);
     }
   };
   // errorDetailsServerMiddleware writes the details of a RichServerError into the grpc-status-details-bin trailer.
   return composeServerMiddleware(errorDetailsServerMiddleware, mapping);
+}
+
+/**
+ * What a call that failed with `error` answers: a ServerError (RichServerError with details) or an AbortError.
+ * `callAborted` says the client has gone (cancelled, deadline passed).
+ */
+export function mapError(error: unknown, path: string, callAborted: boolean, logger: Logger): unknown {
+  // Once the client has gone nobody reads the status, and a handler failing because its work was aborted is
+  // expected rather than a bug: report a plain cancellation.
+  if (callAborted && !(error instanceof ServerError)) {
+    logger.debug('call ended after cancellation', { method: path, err: error });
+    return cancelled();
+  }
+  return toServerError(error, path, logger);
+}
+
+/**
+ * Writes the google.rpc.Status of a RichServerError into the `grpc-status-details-bin` trailer, for calls that do
+ * not run through the middleware chain. Failures are the rare path, so this reuses nice-grpc-error-details' own
+ * middleware (and its encoding) on a call whose only step throws `error`.
+ */
+export async function writeErrorDetails(error: unknown, trailer: Metadata): Promise<void> {
+  if (!(error instanceof RichServerError)) return;
+  const failing = errorDetailsServerMiddleware(
+    {
+      // The middleware reads nothing but `next`; the rest only satisfies the type.
+      method: { path: '', requestStream: false, responseStream: false, options: {} },
+      requestStream: false,
+      responseStream: false,
+      request: undefined,
+      next: async function* failed(): AsyncGenerator<never, never, undefined> {
+        throw error;
+      },
+    },
+    { trailer } as CallContext,
+  );
+  await failing.next().catch(() => undefined);
 }
 
 function cancelled(): Error {

@@ -1,22 +1,54 @@
-// Assembles the gRPC server every tradeplane service runs in: nice-grpc with the platform middleware, health and
-// reflection, explicit message-size and keepalive limits, and a graceful shutdown. Middleware order (outermost
-// first): telemetry → metrics → error mapping → deadline check → shutdown signal → auth → rate limit. Metrics sit
-// outside the error mapping so they count the status the client really gets; auth and rate limiting apply to the
-// application services only, never to health or reflection.
-import type { ChannelOptions } from '@grpc/grpc-js';
-import { createServer, type CompatServiceDefinition, type ServiceImplementation } from 'nice-grpc';
-import { ServerError, Status, type ServerMiddleware } from 'nice-grpc-common';
-import { createAuthMiddleware, type AuthCallContext, type Authenticator } from './auth';
-import { createErrorMappingMiddleware } from './error-mapping';
+// Assembles the gRPC server every tradeplane service runs in: nice-grpc service implementations and middleware,
+// health and reflection, explicit message-size and keepalive limits, and a graceful shutdown. The platform's work
+// on every call, outermost first: telemetry → metrics → error mapping → deadline check → shutdown signal → auth →
+// rate limit. Metrics sit outside the error mapping so they count the status the client really gets; auth and rate
+// limiting apply to the application services only, never to health or reflection.
+//
+// Unary calls, nearly all the traffic, are answered here without nice-grpc's generic call machinery: one handler
+// per method runs those steps as plain function calls (telemetry.ts, metrics.ts, error-mapping.ts, auth.ts,
+// rate-limit.ts) with a call context whose parts are built only when a handler reads them. A chain of async
+// generator middleware, nice-grpc's per-call AbortController, listeners and metadata copies cost more CPU than
+// grpc-js itself on a small call. Streaming calls keep nice-grpc's own handlers and the same steps as middleware.
+// Handlers see the same context and the same statuses, details and trailers either way.
+import * as grpc from '@grpc/grpc-js';
+import { context as otelContext, type Span, type TextMapGetter } from '@opentelemetry/api';
+import type { CompatServiceDefinition, MethodDefinition, ServiceImplementation } from 'nice-grpc';
+import {
+  composeServerMiddleware,
+  Metadata,
+  ServerError,
+  Status,
+  type CallContext,
+  type ServerMiddleware,
+} from 'nice-grpc-common';
+import {
+  ANONYMOUS_PRINCIPAL,
+  authenticate,
+  createAuthMiddleware,
+  isAuthExempt,
+  type AuthCallContext,
+  type Authenticator,
+  type Principal,
+} from './auth';
+import { createErrorMappingMiddleware, mapError, writeErrorDetails } from './error-mapping';
 import { createHealthRegistry, HealthDefinition, type Probe, type ServingStatus } from './health';
 import type { Logger } from './logger';
-import { createMetricsMiddleware } from './metrics';
-import { createRateLimiter, createRateLimitMiddleware, type RateLimitSettings } from './rate-limit';
+import { createMetricsMiddleware, rpcMetricsOf, statusOf, type RpcMetrics } from './metrics';
+import {
+  createRateLimiter,
+  createRateLimitMiddleware,
+  enforceRateLimit,
+  type RateLimiter,
+  type RateLimitSettings,
+} from './rate-limit';
 import { createReflectionServices, DEFAULT_DESCRIPTOR_SET_PATH } from './reflection';
 import { createShutdownControl, type ShutdownCallContext } from './shutdown-middleware';
-import { telemetryServerMiddleware } from './telemetry';
+import { endServerSpan, startServerSpan, telemetryServerMiddleware } from './telemetry';
 
-/** What every application handler finds on its call context (besides `signal`, `metadata`, ...). */
+/**
+ * What every application handler finds on its call context (besides `signal`, `metadata`, ...). The context of a
+ * unary call builds its parts on first read: pass it on or read its members, but do not spread it (`{ ...context }`).
+ */
 export type TradeplaneCallContext = AuthCallContext & ShutdownCallContext;
 
 export interface KeepaliveSettings {
@@ -76,17 +108,223 @@ export interface TradeplaneServer {
 
 const DEFAULT_GRACE_MS = 10_000;
 
+type AnyMethodDefinition = MethodDefinition<any, any, any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type MethodImplementation = (request: unknown, context: never) => unknown;
+type StreamingHandlerFactory = (
+  definition: AnyMethodDefinition,
+  implementation: MethodImplementation,
+  middleware: ServerMiddleware<any, any> | undefined, // eslint-disable-line @typescript-eslint/no-explicit-any
+) => grpc.UntypedHandleCall;
+
+/**
+ * nice-grpc keeps its per-kind call handlers and its definition conversions in lib/ without public types. Streams
+ * are served by exactly those handlers (their write backpressure and cancellation rules are subtle), so they are
+ * loaded here, checked once, and typed by what they are.
+ */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const niceGrpcDefinitions = require('nice-grpc/lib/service-definitions') as {
+  normalizeServiceDefinition(definition: CompatServiceDefinition): Record<string, AnyMethodDefinition>;
+  toGrpcJsMethodDefinition(definition: AnyMethodDefinition): grpc.MethodDefinition<unknown, unknown>;
+};
+const streamingHandlerFactories = {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  server: require('nice-grpc/lib/server/handleServerStreamingCall').createServerStreamingMethodHandler as StreamingHandlerFactory,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  client: require('nice-grpc/lib/server/handleClientStreamingCall').createClientStreamingMethodHandler as StreamingHandlerFactory,
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  bidi: require('nice-grpc/lib/server/handleBidiStreamingCall').createBidiStreamingMethodHandler as StreamingHandlerFactory,
+};
+for (const internal of [niceGrpcDefinitions.normalizeServiceDefinition, niceGrpcDefinitions.toGrpcJsMethodDefinition, ...Object.values(streamingHandlerFactories)]) {
+  if (typeof internal !== 'function') throw new Error('this nice-grpc version lacks the server internals tradeplane uses');
+}
+
 /** Refuses work whose deadline passed (or whose client left) before it started; handlers watch `signal` after. */
 const deadlineCheckMiddleware: ServerMiddleware = async function* deadlineCheck(call, context) {
-  if (context.signal.aborted) {
-    throw new ServerError(Status.CANCELLED, 'the call was cancelled or its deadline passed before it started');
-  }
+  if (context.signal.aborted) throw callEndedBeforeStart();
   return yield* call.next(call.request, context);
 };
 
-function channelOptionsOf(options: GrpcServerOptions): ChannelOptions {
+function callEndedBeforeStart(): ServerError {
+  return new ServerError(Status.CANCELLED, 'the call was cancelled or its deadline passed before it started');
+}
+
+/** Everything the handler of one unary method needs, fixed when the server starts listening. */
+interface UnaryMethod {
+  readonly path: string;
+  readonly implementation: MethodImplementation;
+  readonly metrics: RpcMetrics;
+  /** Unset for methods anyone may call (health, reflection). */
+  readonly authenticator: Authenticator | undefined;
+  /** Unset when rate limiting is off or does not apply. */
+  readonly limiter: RateLimiter | undefined;
+  readonly logger: Logger;
+  readonly shutdownSignal: AbortSignal;
+}
+
+type UnaryCall = grpc.ServerUnaryCall<unknown, unknown>;
+
+const noop = (): void => {};
+
+/**
+ * The call context of a unary call: nice-grpc's CallContext plus the platform's members. Metadata, header, trailer
+ * and the abort signal are built the first time something reads them; most calls read none of them.
+ */
+class UnaryCallContext implements CallContext, TradeplaneCallContext {
+  principal: Principal = ANONYMOUS_PRINCIPAL;
+  readonly abortOnTerminate = noop; // unary calls are short: shutdown lets them finish
+  private metadataRead: Metadata | undefined;
+  private headerWritten: Metadata | undefined;
+  private trailerWritten: Metadata | undefined;
+  private controller: AbortController | undefined;
+  private headerSent = false;
+  private ended = false;
+
+  constructor(
+    private readonly call: UnaryCall,
+    readonly shutdownSignal: AbortSignal,
+  ) {}
+
+  get metadata(): Metadata {
+    this.metadataRead ??= metadataFromGrpcJs(this.call.metadata);
+    return this.metadataRead;
+  }
+
+  get peer(): string {
+    return this.call.getPeer();
+  }
+
+  get header(): Metadata {
+    this.headerWritten ??= Metadata();
+    return this.headerWritten;
+  }
+
+  get trailer(): Metadata {
+    this.trailerWritten ??= Metadata();
+    return this.trailerWritten;
+  }
+
+  /** Aborts when the client cancels or the deadline passes, until the call has ended. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = new AbortController();
+      this.controller = controller;
+      if (this.call.cancelled) controller.abort();
+      else if (!this.ended) this.call.once('cancelled', () => this.ended || controller.abort());
+    }
+    return this.controller.signal;
+  }
+
+  sendHeader(): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    if (this.headerWritten !== undefined && !isEmpty(this.headerWritten)) {
+      this.call.sendMetadata(metadataToGrpcJs(this.headerWritten));
+    }
+  }
+
+  /** Marks the call answered (its signal no longer aborts), sends pending headers and returns the trailer to send. */
+  end(): grpc.Metadata | undefined {
+    this.ended = true;
+    this.sendHeader();
+    return this.trailerWritten === undefined ? undefined : metadataToGrpcJs(this.trailerWritten);
+  }
+}
+
+function isEmpty(metadata: Metadata): boolean {
+  for (const _entry of metadata) return false;
+  return true;
+}
+
+/** The same copy nice-grpc makes of incoming metadata (multiple text values joined, binary ones kept apart). */
+function metadataFromGrpcJs(source: grpc.Metadata): Metadata {
+  const metadata = Metadata();
+  for (const key of Object.keys(source.getMap())) metadata.set(key, source.get(key) as string[] | Uint8Array[]);
+  return metadata;
+}
+
+function metadataToGrpcJs(source: Metadata): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  for (const [key, values] of source) {
+    for (const value of values) metadata.add(key, typeof value === 'string' ? value : Buffer.from(value));
+  }
+  return metadata;
+}
+
+/** A text header as nice-grpc's Metadata.get would give it. */
+function headerOf(metadata: grpc.Metadata, key: string): string | undefined {
+  const values = metadata.get(key);
+  if (values.length === 0) return undefined;
+  return values.length === 1 ? String(values[0]) : values.join(', ');
+}
+
+const traceHeaders: TextMapGetter<UnaryCall> = {
+  get: (call, key) => headerOf(call.metadata, key),
+  keys: (call) => Object.keys(call.metadata.getMap()),
+};
+
+const peerOf = (call: UnaryCall): string => call.getPeer();
+
+/** The grpc-js handler of a unary method: the platform steps in order, as plain calls. */
+function unaryHandler(method: UnaryMethod): grpc.handleUnaryCall<unknown, unknown> {
+  return (call, callback) => {
+    void serveUnary(method, call, callback);
+  };
+}
+
+async function serveUnary(method: UnaryMethod, call: UnaryCall, callback: grpc.sendUnaryData<unknown>): Promise<void> {
+  const startedAtMs = method.metrics.start();
+  const { span, context: traceContext } = startServerSpan(method.path, call, traceHeaders, peerOf);
+  const callContext = new UnaryCallContext(call, method.shutdownSignal);
+  let response: unknown;
+  try {
+    response = await otelContext.with(traceContext, answerUnary, undefined, method, call, callContext);
+    if (response === undefined || response === null) throw new Error(`${method.path} returned no response`);
+  } catch (error) {
+    await fail(method, call, callContext, span, startedAtMs, callback, error);
+    return;
+  }
+  method.metrics.finish(Status.OK, startedAtMs);
+  endServerSpan(span, Status.OK);
+  callback(null, response, callContext.end());
+}
+
+/** Deadline check, auth and rate limit, then the handler (errors are mapped by the caller). */
+function answerUnary(method: UnaryMethod, call: UnaryCall, callContext: UnaryCallContext): unknown {
+  if (call.cancelled) throw callEndedBeforeStart();
+  if (method.authenticator === undefined) return method.implementation(call.request, callContext as never);
+  const principal = authenticate(method.authenticator, headerOf(call.metadata, 'authorization'));
+  if (principal instanceof Promise) return principal.then((verified) => authorized(method, call, callContext, verified));
+  return authorized(method, call, callContext, principal);
+}
+
+function authorized(method: UnaryMethod, call: UnaryCall, callContext: UnaryCallContext, principal: Principal): unknown {
+  callContext.principal = principal;
+  if (method.limiter !== undefined) enforceRateLimit(method.limiter, principal);
+  return method.implementation(call.request, callContext as never);
+}
+
+async function fail(
+  method: UnaryMethod,
+  call: UnaryCall,
+  callContext: UnaryCallContext,
+  span: Span,
+  startedAtMs: number,
+  callback: grpc.sendUnaryData<unknown>,
+  error: unknown,
+): Promise<void> {
+  const mapped = mapError(error, method.path, call.cancelled, method.logger);
+  await writeErrorDetails(mapped, callContext.trailer);
+  const code = statusOf(mapped);
+  const details = mapped instanceof ServerError ? mapped.details : code === Status.CANCELLED ? 'The operation was cancelled' : 'Unknown server error occurred';
+  method.metrics.finish(code, startedAtMs);
+  endServerSpan(span, code, details);
+  const trailer = callContext.end();
+  callback({ code, details, ...(trailer === undefined ? {} : { metadata: trailer }) });
+}
+
+function channelOptionsOf(options: GrpcServerOptions): grpc.ChannelOptions {
   const { keepalive } = options;
-  const channel: ChannelOptions = {
+  const channel: grpc.ChannelOptions = {
     'grpc.max_receive_message_length': options.maxReceiveMessageBytes,
     'grpc.max_send_message_length': options.maxSendMessageBytes,
     'grpc.keepalive_time_ms': keepalive.timeMs,
@@ -112,6 +350,13 @@ function serviceNameOf(definition: CompatServiceDefinition): string {
   return match[1]!;
 }
 
+interface Registration {
+  definition: CompatServiceDefinition;
+  implementation: object;
+  /** Application services are authenticated and rate limited; health and reflection are not. */
+  application: boolean;
+}
+
 export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
   const logger = options.logger.child({ component: 'grpc' });
   const health = createHealthRegistry({
@@ -120,42 +365,90 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
     ...(options.probeTimeoutMs === undefined ? {} : { probeTimeoutMs: options.probeTimeoutMs }),
   });
   const shutdownControl = createShutdownControl();
-  const server = createServer(channelOptionsOf(options))
-    .use(telemetryServerMiddleware())
-    .use(createMetricsMiddleware())
-    .use(createErrorMappingMiddleware({ logger }))
-    .use(deadlineCheckMiddleware)
-    .use(shutdownControl.middleware);
-  const authenticated = server.with(createAuthMiddleware(options.authenticator));
-  const application =
-    options.rateLimit.ratePerSecond > 0
-      ? authenticated.with(createRateLimitMiddleware(createRateLimiter(options.rateLimit)))
-      : authenticated;
+  const limiter = options.rateLimit.ratePerSecond > 0 ? createRateLimiter(options.rateLimit) : undefined;
+  const streamMiddleware = composeAll(
+    telemetryServerMiddleware(),
+    createMetricsMiddleware(),
+    createErrorMappingMiddleware({ logger }),
+    deadlineCheckMiddleware,
+    shutdownControl.middleware,
+  );
+  const applicationStreamMiddleware = composeAll(
+    streamMiddleware,
+    createAuthMiddleware(options.authenticator),
+    ...(limiter === undefined ? [] : [createRateLimitMiddleware(limiter)]),
+  );
+  const registrations: Registration[] = [];
   const serviceNames: string[] = [];
+  let server: grpc.Server | undefined;
   let state: 'building' | 'listening' | 'stopping' | 'stopped' = 'building';
   let stopping: Promise<void> | undefined;
+
+  function handlerOf(method: AnyMethodDefinition, implementation: MethodImplementation, application: boolean) {
+    if (method.requestStream || method.responseStream) {
+      const factory = method.requestStream
+        ? method.responseStream
+          ? streamingHandlerFactories.bidi
+          : streamingHandlerFactories.client
+        : streamingHandlerFactories.server;
+      return factory(method, implementation, application ? applicationStreamMiddleware : streamMiddleware);
+    }
+    const authenticated = application && !isAuthExempt(method.path);
+    return unaryHandler({
+      path: method.path,
+      implementation,
+      metrics: rpcMetricsOf(method.path, false, false),
+      authenticator: authenticated ? options.authenticator : undefined,
+      limiter: authenticated ? limiter : undefined,
+      logger,
+      shutdownSignal: shutdownControl.shutdownSignal,
+    }) as grpc.UntypedHandleCall;
+  }
+
+  function build(): grpc.Server {
+    const built = new grpc.Server(channelOptionsOf(options));
+    for (const { definition, implementation, application } of registrations) {
+      const methods = niceGrpcDefinitions.normalizeServiceDefinition(definition);
+      const grpcDefinition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+      const handlers: grpc.UntypedServiceImplementation = {};
+      for (const [name, method] of Object.entries(methods)) {
+        const implementationOf = (implementation as Record<string, MethodImplementation>)[name];
+        if (typeof implementationOf !== 'function') throw new Error(`no implementation of ${method.path}`);
+        grpcDefinition[name] = niceGrpcDefinitions.toGrpcJsMethodDefinition(method);
+        handlers[name] = handlerOf(method, implementationOf.bind(implementation), application);
+      }
+      built.addService(grpcDefinition, handlers);
+    }
+    return built;
+  }
 
   return {
     add(definition, implementation, addOptions = {}) {
       if (state !== 'building') throw new Error('services must be added before listen()');
       const name = serviceNameOf(definition);
       health.register(name, addOptions.probe);
-      application.add(definition, implementation);
+      registrations.push({ definition, implementation, application: true });
       serviceNames.push(name);
     },
 
     async listen(host, port) {
       if (state !== 'building') throw new Error('listen() may be called once');
       state = 'listening';
-      server.add(HealthDefinition, health.implementation);
+      registrations.push({ definition: HealthDefinition, implementation: health.implementation, application: false });
       for (const reflection of createReflectionServices(serviceNames, options.descriptorSetPath ?? DEFAULT_DESCRIPTOR_SET_PATH)) {
-        server.add(reflection.definition, reflection.implementation as never);
+        registrations.push({ definition: reflection.definition, implementation: reflection.implementation, application: false });
       }
       await health.start();
       const address = host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`;
       let bound: number;
       try {
-        bound = await server.listen(address);
+        const candidate = build();
+        bound = await new Promise<number>((resolve, reject) =>
+          candidate.bindAsync(address, grpc.ServerCredentials.createInsecure(), (error, boundPort) =>
+            error === null ? resolve(boundPort) : reject(error),
+          ),
+        );
+        server = candidate;
       } catch (error) {
         // Nothing is served, so nothing is left to probe; the error (e.g. the port is taken) is the caller's to report.
         health.stop();
@@ -189,8 +482,12 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
   };
 
   async function stopAccepting(graceMs: number): Promise<void> {
+    const running = server;
+    if (running === undefined) return;
     let timer: NodeJS.Timeout | undefined;
-    const graceful = server.shutdown().then(() => 'graceful' as const);
+    const graceful = new Promise<'graceful'>((resolve, reject) =>
+      running.tryShutdown((error) => (error === undefined ? resolve('graceful') : reject(error))),
+    );
     const deadline = new Promise<'forced'>((resolve) => {
       timer = setTimeout(() => resolve('forced'), graceMs);
     });
@@ -198,10 +495,15 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
     clearTimeout(timer);
     if (outcome === 'forced') {
       logger.warn('shutdown grace period over: cancelling the remaining calls', { graceMs });
-      server.forceShutdown();
+      running.forceShutdown();
       // The graceful shutdown completes once the forced close has torn every connection down.
       await graceful.catch(() => undefined);
     }
     logger.info('gRPC server stopped', { outcome });
   }
+}
+
+/** One middleware running `middleware` in order, outermost first. */
+function composeAll(...middleware: ServerMiddleware<any, any>[]): ServerMiddleware<any, any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  return middleware.reduce((outer, inner) => composeServerMiddleware(outer, inner));
 }

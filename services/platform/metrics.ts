@@ -67,8 +67,30 @@ function record(entry: MethodMetrics, code: Status, seconds: number): void {
   byCode.seconds.observe(seconds);
 }
 
+/** Counts and times the calls of one method, for callers that do not run through the middleware chain. */
+export interface RpcMetrics {
+  /** Counts a started call; returns its start time for `finish`. */
+  start(): number;
+  /** Counts a completed call with its status and observes its duration since `startedAtMs`. */
+  finish(code: Status, startedAtMs: number): void;
+}
+
+/** The metrics of the method at `path` (e.g. `/tradeplane.orders.v1.OrderService/GetOrder`), cached per path. */
+export function rpcMetricsOf(path: string, requestStream: boolean, responseStream: boolean): RpcMetrics {
+  const entry = methodMetrics(path, requestStream, responseStream);
+  return {
+    start() {
+      entry.started.inc();
+      return performance.now();
+    },
+    finish(code, startedAtMs) {
+      record(entry, code, (performance.now() - startedAtMs) / 1000);
+    },
+  };
+}
+
 /** Status code a thrown value will produce on the wire (the same rules nice-grpc applies). */
-function statusOf(error: unknown): Status {
+export function statusOf(error: unknown): Status {
   if (error instanceof ServerError) return error.code;
   if (error instanceof Error && error.name === 'AbortError') return Status.CANCELLED;
   return Status.UNKNOWN;

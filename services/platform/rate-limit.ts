@@ -2,7 +2,7 @@
 // `ratePerSecond`. Buckets live in a bounded map; when it is full the least recently used bucket is dropped, which
 // at worst lets a long-idle caller start again with a full bucket (the same as a new caller).
 import type { ServerMiddleware } from 'nice-grpc-common';
-import type { AuthCallContext } from './auth';
+import type { AuthCallContext, Principal } from './auth';
 import { resourceExhausted } from './errors';
 
 export interface RateLimitSettings {
@@ -29,6 +29,8 @@ interface Bucket {
 }
 
 const DEFAULT_MAX_PRINCIPALS = 10_000;
+// One shared answer for the common case, so an allowed call allocates nothing.
+const ALLOWED: TakeResult = Object.freeze({ allowed: true });
 
 export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
   const { ratePerSecond, burst } = settings;
@@ -39,7 +41,7 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
 
   return {
     take(key, nowMs = performance.now()) {
-      if (ratePerSecond === 0) return { allowed: true };
+      if (ratePerSecond === 0) return ALLOWED;
       let bucket = buckets.get(key);
       if (bucket === undefined) {
         if (buckets.size >= maxPrincipals) buckets.delete(buckets.keys().next().value as string);
@@ -53,7 +55,7 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
       buckets.set(key, bucket);
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
-        return { allowed: true };
+        return ALLOWED;
       }
       return { allowed: false, retryAfterMs: Math.max(1, Math.ceil((1 - bucket.tokens) / ratePerMs)) };
     },
@@ -63,19 +65,24 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
   };
 }
 
-/** Rejects calls over the caller's rate with RESOURCE_EXHAUSTED and RetryInfo; runs after authentication. */
+/** Throws 'resource_exhausted' (RATE_LIMITED, with the retry delay) when `principal` is over its rate. */
+export function enforceRateLimit(limiter: RateLimiter, principal: Principal): void {
+  // Calls between tradeplane services are bounded by worker prefetch and pool sizes, not by a per-caller budget;
+  // limiting them would throttle the order path behind one shared service identity.
+  if (principal.roles.has('service')) return;
+  const result = limiter.take(principal.subject);
+  if (!result.allowed) {
+    throw resourceExhausted('RATE_LIMITED', 'too many requests; retry after the given delay', {
+      retryAfterMs: result.retryAfterMs,
+      metadata: { retryAfterMs: String(result.retryAfterMs) },
+    });
+  }
+}
+
+/** Rejects calls over the caller's rate with RESOURCE_EXHAUSTED and RetryInfo; runs after authentication (streams). */
 export function createRateLimitMiddleware(limiter: RateLimiter): ServerMiddleware<{}, AuthCallContext> {
   return async function* rateLimitMiddleware(call, context) {
-    // Calls between tradeplane services are bounded by worker prefetch and pool sizes, not by a per-caller budget;
-    // limiting them would throttle the order path behind one shared service identity.
-    if (context.principal.roles.has('service')) return yield* call.next(call.request, context);
-    const result = limiter.take(context.principal.subject);
-    if (!result.allowed) {
-      throw resourceExhausted('RATE_LIMITED', 'too many requests; retry after the given delay', {
-        retryAfterMs: result.retryAfterMs,
-        metadata: { retryAfterMs: String(result.retryAfterMs) },
-      });
-    }
+    enforceRateLimit(limiter, context.principal);
     return yield* call.next(call.request, context);
   };
 }

@@ -12,7 +12,10 @@ export type ShutdownCallContext = {
 };
 
 export interface ShutdownControl {
+  /** For streaming calls; unary calls read `shutdownSignal` directly (they finish rather than end early). */
   middleware: ServerMiddleware<ShutdownCallContext>;
+  /** Aborts when shutdown begins. */
+  readonly shutdownSignal: AbortSignal;
   /** Aborts `shutdownSignal` and every call registered with `abortOnTerminate`. */
   terminate(): void;
 }
@@ -64,5 +67,5 @@ export function createShutdownControl(): ShutdownControl {
     }
   };
 
-  return { middleware, terminate: () => shutdown.abort() };
+  return { middleware, shutdownSignal, terminate: () => shutdown.abort() };
 }

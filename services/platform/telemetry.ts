@@ -1,6 +1,14 @@
 // OpenTelemetry wiring. A tracer provider is registered even without an exporter so every call has trace and span
 // ids (in logs, in message headers) and W3C trace context flows gRPC → RabbitMQ → worker; exporting spans is opt-in:
 // `console` for local debugging, `otlp` when the OTLP exporter package is installed and an endpoint is configured.
+//
+// The SERVER span of a unary call is started here (`startServerSpan`) rather than by nice-grpc-opentelemetry,
+// because it sits on every call: when spans are exported (or the caller sent a `traceparent`) it is a real SDK span
+// with the same name and attributes nice-grpc-opentelemetry gives it; when nothing is exported and the call starts a
+// new trace, recording a span would be pure cost (no processor ever sees it), so the call gets a non-recording span
+// with fresh ids and the sampling flag the sampler would have chosen. Logs still carry trace and span ids, and the
+// context still flows into message headers and peer calls exactly as before; only spans nobody collects are
+// skipped. Streaming calls keep nice-grpc-opentelemetry's middleware (it also records one event per message).
 import {
   context,
   propagation,
@@ -8,10 +16,14 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
+  type Attributes,
   type Context,
+  type Span,
   type TextMapGetter,
 } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
 import {
   BatchSpanProcessor,
   ConsoleSpanExporter,
@@ -21,7 +33,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
-import type { ClientMiddleware, ServerMiddleware } from 'nice-grpc-common';
+import { Status, type ClientMiddleware, type ServerMiddleware } from 'nice-grpc-common';
 import { openTelemetryClientMiddleware, openTelemetryServerMiddleware } from 'nice-grpc-opentelemetry';
 
 export type TraceExporterKind = 'none' | 'console' | 'otlp';
@@ -42,6 +54,10 @@ export interface Telemetry {
 
 const OTLP_EXPORTER_PACKAGE = '@opentelemetry/exporter-trace-otlp-http';
 let active: Telemetry | undefined;
+/** Whether spans leave the process; decides whether a new server trace needs a recorded span. */
+let exporting = false;
+/** Root sampling ratio of the registered provider, for the flag of unrecorded new traces. */
+let rootSampleRatio = 1;
 
 /**
  * Registers the process-wide tracer provider, context manager and W3C propagator. The first call wins: one process
@@ -58,10 +74,16 @@ export function setupTelemetry(settings: TelemetrySettings): Telemetry {
     spanProcessors,
   });
   provider.register();
+  exporting = exporter !== undefined;
+  rootSampleRatio = settings.sampleRatio ?? 1;
   const handle: Telemetry = {
     async shutdown() {
       await provider.shutdown();
-      if (active === handle) active = undefined;
+      if (active === handle) {
+        active = undefined;
+        exporting = false;
+        rootSampleRatio = 1;
+      }
     },
   };
   active = handle;
@@ -89,9 +111,67 @@ function createExporter(settings: TelemetrySettings): SpanExporter | undefined {
   }
 }
 
-/** Server middleware: one SERVER span per RPC, continuing the caller's trace from the metadata. */
+/** Server middleware: one SERVER span per RPC, continuing the caller's trace from the metadata (streaming calls). */
 export function telemetryServerMiddleware(): ServerMiddleware {
   return openTelemetryServerMiddleware();
+}
+
+/** The SERVER span of a call and the context to run its handler in. */
+export interface ServerSpan {
+  readonly span: Span;
+  readonly context: Context;
+}
+
+const serverTracer = trace.getTracer('nice-grpc-opentelemetry');
+const idGenerator = new RandomIdGenerator();
+
+/**
+ * Starts the SERVER span of a unary call to `path`, continuing the trace in the call's headers (`carrier` read
+ * through `getter`); `peerOf` gives the caller's `host:port`, read only for a recorded span. See the header
+ * comment for when the span is recorded.
+ */
+export function startServerSpan<Carrier>(
+  path: string,
+  carrier: Carrier,
+  getter: TextMapGetter<Carrier>,
+  peerOf: (carrier: Carrier) => string,
+): ServerSpan {
+  const parent = propagation.extract(ROOT_CONTEXT, carrier, getter);
+  let span: Span;
+  if (exporting || trace.getSpanContext(parent) !== undefined) {
+    span = serverTracer.startSpan(path.slice(1), { kind: SpanKind.SERVER }, parent);
+    if (span.isRecording()) span.setAttributes(serverSpanAttributes(path, peerOf(carrier)));
+  } else {
+    span = trace.wrapSpanContext({
+      traceId: idGenerator.generateTraceId(),
+      spanId: idGenerator.generateSpanId(),
+      traceFlags: rootSampleRatio >= 1 || Math.random() < rootSampleRatio ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    });
+  }
+  return { span, context: trace.setSpan(parent, span) };
+}
+
+/** Ends a span started by `startServerSpan` with the call's final status. */
+export function endServerSpan(span: Span, code: Status, errorMessage?: string): void {
+  if (!span.isRecording()) return;
+  span.setAttributes({ 'rpc.grpc.status_code': code, 'rpc.grpc.status_text': Status[code] });
+  if (code !== Status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: `${Status[code]}: ${errorMessage ?? ''}` });
+  span.end();
+}
+
+/** The attributes nice-grpc-opentelemetry puts on a server span (OpenTelemetry RPC semantic conventions). */
+function serverSpanAttributes(path: string, peer: string): Attributes {
+  const [, service, method] = path.split('/');
+  const attributes: Attributes = { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method };
+  const colon = peer.lastIndexOf(':');
+  const port = colon === -1 ? NaN : Number(peer.slice(colon + 1));
+  if (Number.isNaN(port)) attributes['net.peer.name'] = peer;
+  else {
+    const host = peer.slice(0, colon);
+    attributes[/^[\d.]+$|:/.test(host) ? 'net.peer.ip' : 'net.peer.name'] = host.replace(/^\[|\]$/g, '');
+    attributes['net.peer.port'] = port;
+  }
+  return attributes;
 }
 
 /** Client middleware: one CLIENT span per RPC, with the trace context sent in the metadata. */
