@@ -16,7 +16,7 @@ import { importTransactions } from "./domain/import-transactions";
 import { dec } from "./domain/money";
 import type { PricePoint } from "./domain/portfolio-valuation";
 import { postFill } from "./domain/post-fill";
-import { postTransactions } from "./domain/post-transactions";
+import { postTransactionBatches } from "./domain/post-transactions";
 import { createAccountingService } from "./grpc/accounting-service";
 import { createAllocationService } from "./grpc/allocation-service";
 import { startPositionWorker } from "./workers/position-worker";
@@ -74,7 +74,7 @@ export async function register(runtime: Runtime): Promise<void> {
   const importFile = async (fileName: string) => {
     const content = await readTransactionCsv(path.join(outputDir, fileName));
     const result = await importTransactions(
-      { postTransactions: (inputs) => postTransactions(ledger, inputs), now: () => Date.now(), concurrency: config.importConcurrency },
+      { postBatches: (batches) => postTransactionBatches(ledger, batches), now: () => Date.now(), concurrency: config.importConcurrency },
       content.rows,
     );
     return { ...result, totalRows: result.totalRows + content.failed.length, failedRows: [...content.failed, ...result.failedRows] };

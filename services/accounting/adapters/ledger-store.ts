@@ -63,16 +63,22 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       const sids = securities.map((s) => s.securityId);
       // Sequential on purpose: the transaction has one connection, and pg queues rather than pipelines.
       const balances = await raw(trx, 
+          // Two index lookups (the cash index, then one probe of the security index per pair): an OR of the two
+          // conditions, or a hash join, would read the whole balances table as it grows.
           `select id, portfolio_id, security_id, quantity_long, quantity_short, version from ??
-            where (security_id is null and portfolio_id = any(?::text[]))
-               or (portfolio_id, security_id) in (select * from unnest(?::text[], ?::text[]))`,
-          [t("balances"), portfolioIds, pids, sids],
+            where security_id is null and portfolio_id = any(?::text[])
+           union all
+           select b.id, b.portfolio_id, b.security_id, b.quantity_long, b.quantity_short, b.version
+             from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
+             cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id and x.security_id is not null) b`,
+          [t("balances"), portfolioIds, pids, sids, t("balances")],
         );
       const lots = await raw(trx, 
-          `select portfolio_id, security_id, side, lot_id, opened_on, quantity, cost, open_quantity, open_price from ??
-            where (portfolio_id, security_id) in (select * from unnest(?::text[], ?::text[]))
-            order by portfolio_id, security_id, side, seq`,
-          [t("tax_lots"), pids, sids],
+          `select l.portfolio_id, l.security_id, l.side, l.lot_id, l.opened_on, l.quantity, l.cost, l.open_quantity, l.open_price
+             from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
+             cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id) l
+            order by l.portfolio_id, l.security_id, l.side, l.seq`,
+          [pids, sids, t("tax_lots")],
         );
       const methods = await raw(trx, `select portfolio_id, cost_basis_method from ?? where portfolio_id = any(?::text[])`, [
           t("portfolio_settings"),

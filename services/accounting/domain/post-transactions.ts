@@ -9,6 +9,7 @@ import {
   type TransactionFieldError,
   type TransactionInput,
   type ValidTransaction,
+  type ValidationResult,
 } from "./validate-transaction";
 
 /** The reference accepts 1–1,000 transactions per request. */
@@ -55,16 +56,26 @@ export type PostOutcome =
  * no side effect. Unlike the reference, the whole batch is one database transaction, so an item's insert,
  * balance updates and status can never be half-applied.
  */
-export async function postTransactions(
-  deps: { withLedgerSession: WithLedgerSession },
-  inputs: TransactionInput[],
-): Promise<BatchResult> {
-  if (inputs.length === 0) throw new AccountingError("EMPTY_BATCH", "At least one transaction is required");
-  if (inputs.length > MAX_TRANSACTIONS_PER_BATCH) {
+export async function postTransactions(deps: { withLedgerSession: WithLedgerSession }, inputs: TransactionInput[]): Promise<BatchResult> {
+  const [result] = await postTransactionBatches(deps, [inputs]);
+  return result;
+}
+
+/**
+ * Posts several batches in one unit of work, each getting exactly the result it would get if posted alone
+ * right after the previous one (an import's small per-portfolio batches share one database transaction rather
+ * than paying for one each). Each batch takes 1–1,000 items and all of them together at most 1,000, so a unit
+ * of work is never bigger than one PostTransactions request.
+ */
+export async function postTransactionBatches(deps: { withLedgerSession: WithLedgerSession }, batches: TransactionInput[][]): Promise<BatchResult[]> {
+  for (const inputs of batches) {
+    if (inputs.length === 0) throw new AccountingError("EMPTY_BATCH", "At least one transaction is required");
+  }
+  if (batches.reduce((sum, inputs) => sum + inputs.length, 0) > MAX_TRANSACTIONS_PER_BATCH) {
     throw new AccountingError("BATCH_TOO_LARGE", `Maximum ${MAX_TRANSACTIONS_PER_BATCH} transactions per batch`);
   }
-  const validations = inputs.map((input, index) => validateTransaction(input, index));
-  const candidates = validations.flatMap((v) => (v.ok ? [v.transaction] : []));
+  const validations = batches.map((inputs) => inputs.map((input, index) => validateTransaction(input, index)));
+  const candidates = validations.flat().flatMap((v) => (v.ok ? [v.transaction] : []));
 
   const outcomes = await withConflictRetry(deps.withLedgerSession, async (session) => {
     await session.lockPortfolios(candidates.map((t) => t.portfolioId));
@@ -73,31 +84,37 @@ export async function postTransactions(
     return result.outcomes;
   });
 
+  // Outcomes come in candidate order, which is batch order then item order: hand them out the same way.
   let next = 0;
-  const items = validations.map((validation, index): ItemResult => {
-    if (!validation.ok) return { index, ok: false, reason: "VALIDATION_FAILED", errors: validation.errors, existingTransactionId: null };
-    const outcome = outcomes[next++];
-    if (outcome.kind === "DUPLICATE") {
-      return {
-        index,
-        ok: false,
-        reason: "DUPLICATE_SOURCE_ID",
-        errors: [duplicateSourceIdError(validation.transaction.sourceId)],
-        existingTransactionId: outcome.existingTransactionId,
-      };
-    }
-    if (outcome.transaction.status !== "PROC") {
-      return {
-        index,
-        ok: false,
-        reason: "PROCESSING_FAILED",
-        errors: [{ field: "processing", message: outcome.transaction.errorMessage ?? "", value: `index_${index}` }],
-        existingTransactionId: outcome.transaction.id,
-      };
-    }
-    return { index, ok: true, transaction: outcome.transaction };
+  return validations.map((batch) => {
+    const items = batch.map((validation, index) => itemResult(index, validation, validation.ok ? outcomes[next++] : null));
+    return { items, summary: summarize(items) };
   });
-  return { items, summary: summarize(items) };
+}
+
+function itemResult(index: number, validation: ValidationResult, outcome: PostOutcome | null): ItemResult {
+  if (!validation.ok || outcome === null) {
+    return { index, ok: false, reason: "VALIDATION_FAILED", errors: validation.ok ? [] : validation.errors, existingTransactionId: null };
+  }
+  if (outcome.kind === "DUPLICATE") {
+    return {
+      index,
+      ok: false,
+      reason: "DUPLICATE_SOURCE_ID",
+      errors: [duplicateSourceIdError(validation.transaction.sourceId)],
+      existingTransactionId: outcome.existingTransactionId,
+    };
+  }
+  if (outcome.transaction.status !== "PROC") {
+    return {
+      index,
+      ok: false,
+      reason: "PROCESSING_FAILED",
+      errors: [{ field: "processing", message: outcome.transaction.errorMessage ?? "", value: `index_${index}` }],
+      existingTransactionId: outcome.transaction.id,
+    };
+  }
+  return { index, ok: true, transaction: outcome.transaction };
 }
 
 /**

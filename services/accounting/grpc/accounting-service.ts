@@ -16,7 +16,7 @@ import { decodePageToken, encodePageToken, pageSizeOf, parseDateFilter, parseSor
 import { createReservation, releaseReservationById } from "../domain/manage-reservations";
 import { dec, formatDecimal } from "../domain/money";
 import { averageCost, valuePortfolio, type PricePoint, type SecurityHolding } from "../domain/portfolio-valuation";
-import { postTransactions } from "../domain/post-transactions";
+import { postTransactionBatches, postTransactions } from "../domain/post-transactions";
 import { recordCashMovement, type CashMovementResult } from "../domain/record-cash-movement";
 import { DEFAULT_COST_BASIS_METHOD, type TaxLot } from "../domain/tax-lots";
 import { mapAccountingErrors } from "./accounting-error-status";
@@ -267,9 +267,10 @@ export function createAccountingService(deps: AccountingServiceDeps): Accounting
         }
       }
       // Rows of portfolios the caller may not act on fail on their own instead of failing the whole file.
-      const allowed = rows.filter((r) => canSee(principal, r.portfolioId.trim()) || !isEntityId(r.portfolioId.trim()));
-      const refused = rows.filter((r) => !allowed.includes(r));
-      const result = await importTransactions({ postTransactions: post, now: () => Date.now(), concurrency: deps.importConcurrency }, allowed);
+      const allowed: typeof rows = [];
+      const refused: typeof rows = [];
+      for (const r of rows) (canSee(principal, r.portfolioId.trim()) || !isEntityId(r.portfolioId.trim()) ? allowed : refused).push(r);
+      const result = await importTransactions({ postBatches: (batches) => postTransactionBatches(deps, batches), now: () => Date.now(), concurrency: deps.importConcurrency }, allowed);
       const failed = [...result.failedRows, ...refused.map((row) => ({ row, errorMessage: "portfolioId: not permitted for this caller" }))].sort(
         (a, b) => a.row.lineNumber - b.row.lineNumber,
       );

@@ -69,31 +69,69 @@ describe("CSV import", () => {
     );
   });
 
-  it("posts only locally valid rows, one chunk per portfolio, and reports only the rows that failed", async () => {
-    const posted: string[][] = [];
+  it("posts only locally valid rows, one batch per portfolio, and reports only the rows that failed", async () => {
+    const posted: string[][][] = [];
     const result = await importTransactions(
       {
         now: () => 0,
         concurrency: 1,
-        postTransactions: async (inputs) => {
-          posted.push(inputs.map((i) => i.sourceId));
-          const items: ItemResult[] = inputs.map((input, index) =>
-            input.sourceId === "s3"
-              ? { index, ok: false, reason: "DUPLICATE_SOURCE_ID", errors: [{ field: "sourceId", message: "source ID must be unique", value: "s3" }], existingTransactionId: "1" }
-              : { index, ok: true, transaction: {} as never },
-          );
-          return { items, summary: summarize(items) };
+        postBatches: async (batches) => {
+          posted.push(batches.map((inputs) => inputs.map((i) => i.sourceId)));
+          return batches.map((inputs) => {
+            const items: ItemResult[] = inputs.map((input, index) =>
+              input.sourceId === "s3"
+                ? { index, ok: false, reason: "DUPLICATE_SOURCE_ID", errors: [{ field: "sourceId", message: "source ID must be unique", value: "s3" }], existingTransactionId: "1" }
+                : { index, ok: true, transaction: {} as never },
+            );
+            return { items, summary: summarize(items) };
+          });
         },
       },
       [row(2, { portfolioId: P2 }), row(3), row(4, { quantity: "" }), row(5)],
     );
-    expect(posted).to.deep.equal([["s3", "s5"], ["s2"]]);
+    // Two per-portfolio batches, small enough to share one unit of work.
+    expect(posted).to.deep.equal([[["s3", "s5"], ["s2"]]]);
     expect(result.successfulRows).to.equal(2);
     expect(result.batches).to.equal(2);
     expect(result.failedRows.map((f) => [f.row.lineNumber, f.errorMessage])).to.deep.equal([
       [3, "sourceId: source ID must be unique"],
       [4, "quantity is required"],
     ]);
+  });
+
+  it("posts at most 1,000 rows per unit and a large portfolio's batches one after another, in sorted order", async () => {
+    const rows = [
+      ...Array.from({ length: 1500 }, (_, i) => row(2 + i, { transactionDate: `202507${String(1 + Math.floor(i / 100)).padStart(2, "0")}` })),
+      ...Array.from({ length: 700 }, (_, i) => row(2000 + i, { portfolioId: P2 })),
+    ];
+    const units: { portfolio: string; sizes: number[]; firstDate: string }[] = [];
+    let p1InFlight = 0;
+    let overlapped = false;
+    const result = await importTransactions(
+      {
+        now: () => 0,
+        concurrency: 4,
+        postBatches: async (batches) => {
+          const p1 = batches[0][0].portfolioId === P1;
+          if (p1 && p1InFlight > 0) overlapped = true;
+          if (p1) p1InFlight++;
+          units.push({ portfolio: batches[0][0].portfolioId, sizes: batches.map((b) => b.length), firstDate: batches[0][0].transactionDate });
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          if (p1) p1InFlight--;
+          return batches.map((inputs) => {
+            const items: ItemResult[] = inputs.map((_, index) => ({ index, ok: true, transaction: {} as never }));
+            return { items, summary: summarize(items) };
+          });
+        },
+      },
+      rows,
+    );
+    expect(result).to.deep.include({ successfulRows: 2200, batches: 3 });
+    const p1Units = units.filter((u) => u.portfolio === P1);
+    expect(p1Units.map((u) => u.sizes)).to.deep.equal([[1000], [500]]);
+    expect(p1Units[0].firstDate < p1Units[1].firstDate).to.equal(true);
+    expect(units.filter((u) => u.portfolio === P2).map((u) => u.sizes)).to.deep.equal([[700]]);
+    expect(overlapped).to.equal(false);
   });
 });
 
