@@ -142,12 +142,17 @@ export async function register(runtime: Runtime): Promise<void> {
       bars: { registry, store, nowMs },
       streams,
       publishing,
-      heartbeatIntervalMs: config.streams.heartbeatIntervalMs,
       nowMs,
       metrics,
     }),
     { probe: () => db.probe() },
   );
+  // One timer for every stream's heartbeat: with ten thousand streams, one timer per stream would cost
+  // memory and wake-ups for nothing.
+  const heartbeats = setInterval(() => {
+    for (const subscription of streams.registry.all()) subscription.requestHeartbeat();
+  }, config.streams.heartbeatIntervalMs);
+  runtime.onStop(() => clearInterval(heartbeats));
 
   if (config.simulator.ticksPerSecond > 0) {
     const tradable = registry.all().filter((instrument) => instrument.status === "ACTIVE");

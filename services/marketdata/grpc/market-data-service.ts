@@ -32,7 +32,6 @@ export interface MarketDataHandlerDeps {
   readonly bars: GetBarsDeps;
   readonly streams: QuoteStreamDeps;
   readonly publishing: PublishTicksDeps;
-  readonly heartbeatIntervalMs: number;
   readonly nowMs: () => number;
   /** What the transport counts: open streams and rejected ticks by reason. */
   readonly metrics: {
@@ -98,7 +97,6 @@ export function createMarketDataService(deps: MarketDataHandlerDeps): MarketData
         symbols: request.symbols,
         resumeToken: request.resumeToken === "" ? undefined : request.resumeToken,
       });
-      const heartbeat = setInterval(() => subscription.requestHeartbeat(), deps.heartbeatIntervalMs);
       const endForShutdown = () => subscription.end("SERVER_SHUTDOWN");
       const closeForCancel = () => subscription.close();
       context.shutdownSignal.addEventListener("abort", endForShutdown, { once: true });
@@ -115,7 +113,6 @@ export function createMarketDataService(deps: MarketDataHandlerDeps): MarketData
           await subscription.whenReadable();
         }
       } finally {
-        clearInterval(heartbeat);
         context.shutdownSignal.removeEventListener("abort", endForShutdown);
         context.signal.removeEventListener("abort", closeForCancel);
         closeQuoteStream(deps.streams, subscription);
