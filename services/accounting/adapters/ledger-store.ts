@@ -107,6 +107,56 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       return (rows as { id: string }[]).map((r) => r.id).sort((a, b) => (a.length - b.length) || (a < b ? -1 : a > b ? 1 : 0));
     },
 
+    async processedTransactions(portfolioId) {
+      const { rows } = await raw(trx, `select * from ?? where portfolio_id = ? and status = 'PROC' order by id`, [t("transactions"), portfolioId]);
+      return (rows as TransactionSqlRow[]).map(toStoredTransaction);
+    },
+
+    async openLotCount(portfolioId) {
+      const { rows } = await raw(trx, `select count(*)::int as n from ?? where portfolio_id = ?`, [t("tax_lots"), portfolioId]);
+      return (rows as { n: number }[])[0].n;
+    },
+
+    async saveCostBasisMethod(portfolioId, method, rebuild) {
+      await raw(
+        trx,
+        `insert into ?? (portfolio_id, cost_basis_method) values (?, ?)
+         on conflict (portfolio_id) do update set cost_basis_method = excluded.cost_basis_method, updated_at = now()`,
+        [t("portfolio_settings"), portfolioId, method],
+      );
+      if (rebuild === null) return;
+      await raw(trx, `delete from ?? where portfolio_id = ?`, [t("tax_lots"), portfolioId]);
+      await raw(trx, `delete from ?? where portfolio_id = ?`, [t("lot_closures"), portfolioId]);
+      const lots: BookLot[] = [];
+      for (const [key, book] of rebuild.books) book.forEach((lot, seq) => lots.push({ ...parseBookKey(key), seq, lot }));
+      await insertLots(trx, t, lots);
+      const c = rebuild.closures;
+      if (c.length === 0) return;
+      // In replay order, so the serial ids keep each sale's closures in the order they were made.
+      await raw(
+        trx,
+        `insert into ?? (transaction_id, portfolio_id, security_id, side, lot_id, sale_date, quantity, cost, proceeds, realized_pnl)
+         select u.transaction_id, u.portfolio_id, u.security_id, u.side, u.lot_id, x.transaction_date, u.quantity, u.cost, u.proceeds, u.realized_pnl
+           from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])
+                with ordinality as u(transaction_id, portfolio_id, security_id, side, lot_id, quantity, cost, proceeds, realized_pnl, n)
+           join ?? x on x.id = u.transaction_id
+          order by u.n`,
+        [
+          t("lot_closures"),
+          c.map((x) => x.transactionId),
+          c.map((x) => x.portfolioId),
+          c.map((x) => x.securityId),
+          c.map((x) => x.side),
+          c.map((x) => x.lotId),
+          c.map((x) => text(x.quantity)),
+          c.map((x) => text(x.cost)),
+          c.map((x) => text(x.proceeds)),
+          c.map((x) => text(x.realizedPnl)),
+          t("transactions"),
+        ],
+      );
+    },
+
     async openReservationTotal(portfolioId, securityId) {
       const { rows } = await raw(trx, 
         `select coalesce(sum(amount - consumed - released), 0) as held from ??
@@ -240,10 +290,17 @@ async function writeLots(trx: Knex.Transaction, t: Qualify, changes: LedgerChang
     `delete from ?? where (portfolio_id, security_id, side) in (select * from unnest(?::text[], ?::text[], ?::text[]))`,
     [t("tax_lots"), books.map((b) => b.portfolioId), books.map((b) => b.securityId), books.map((b) => b.side)],
   );
-  const lots: { portfolioId: string; securityId: string; side: BookSide; seq: number; lot: TaxLot }[] = [];
+  const lots: BookLot[] = [];
   for (const book of books) {
     (changes.state.lots.get(bookKey(book.portfolioId, book.securityId, book.side)) ?? []).forEach((lot, seq) => lots.push({ ...book, seq, lot }));
   }
+  await insertLots(trx, t, lots);
+}
+
+/** One open lot with its book and its position in the book (`seq` keeps the opening order). */
+type BookLot = { portfolioId: string; securityId: string; side: BookSide; seq: number; lot: TaxLot };
+
+async function insertLots(trx: Knex.Transaction, t: Qualify, lots: BookLot[]): Promise<void> {
   if (lots.length === 0) return;
   await raw(trx, 
     `insert into ?? (portfolio_id, security_id, side, lot_id, seq, opened_on, quantity, cost, open_quantity, open_price)

@@ -1,7 +1,7 @@
 import Decimal from "decimal.js";
 import type { LedgerState } from "./ledger-state";
 import type { Reservation } from "./reservation";
-import type { LotClosure } from "./tax-lots";
+import type { CostBasisMethod, LotClosure, TaxLot } from "./tax-lots";
 import type { TransactionStatus, TransactionType } from "./transaction-type";
 import type { CashMovement, CashMovementKind } from "./cash-movements";
 
@@ -62,6 +62,15 @@ export interface LedgerSession {
   findCashMovement(idempotencyKey: string): Promise<CashMovement | null>;
   /** Sum of the movements of one kind for a portfolio since the start of a UTC day. */
   cashMovementTotalSince(portfolioId: string, kind: CashMovementKind, since: Date): Promise<Decimal>;
+  /** The portfolio's PROC transactions in id order (the order they were processed in). */
+  processedTransactions(portfolioId: string): Promise<StoredTransaction[]>;
+  /** Open lots of the portfolio, long and short books together. */
+  openLotCount(portfolioId: string): Promise<number>;
+  /**
+   * Records the portfolio's method; with a rebuild, also replaces all its lot books (by book key) and all its
+   * realizations with the given ones.
+   */
+  saveCostBasisMethod(portfolioId: string, method: CostBasisMethod, rebuild: { books: Map<string, TaxLot[]>; closures: LotClosure[] } | null): Promise<void>;
   /**
    * Writes everything. Throws AccountingError CONCURRENT_MODIFICATION when a source id was taken by a
    * concurrent session since findExistingSourceIds, so the caller can rerun the whole unit.

@@ -18,6 +18,7 @@ import { dec, formatDecimal } from "../domain/money";
 import { averageCost, valuePortfolio, type PricePoint, type SecurityHolding } from "../domain/portfolio-valuation";
 import { postTransactionBatches, postTransactions } from "../domain/post-transactions";
 import { recordCashMovement, type CashMovementResult } from "../domain/record-cash-movement";
+import { setCostBasisMethod } from "../domain/set-cost-basis-method";
 import { DEFAULT_COST_BASIS_METHOD, type TaxLot } from "../domain/tax-lots";
 import { mapAccountingErrors } from "./accounting-error-status";
 import {
@@ -184,6 +185,20 @@ export function createAccountingService(deps: AccountingServiceDeps): Accounting
         };
       });
       return { positions: page, nextPageToken: nextToken(offset, limit, positions.length) };
+    },
+
+    async setCostBasisMethod(request, { principal }) {
+      requireEntityId(request.portfolioId, "portfolio_id");
+      visiblePortfolio(principal, request.portfolioId);
+      const result = await setCostBasisMethod(deps, { portfolioId: request.portfolioId, method: methodName(request.costBasisMethod) });
+      return {
+        portfolioId: result.portfolioId,
+        costBasisMethod: methodValue(result.method),
+        previousCostBasisMethod: methodValue(result.previous),
+        changed: result.changed,
+        openLots: result.openLots,
+        transactionsReplayed: result.transactionsReplayed,
+      };
     },
 
     async getPortfolioSummary(request, { principal }) {

@@ -154,6 +154,30 @@ export interface ListBalancesResponse {
   totalSize: number;
 }
 
+/** Request for SetCostBasisMethod. */
+export interface SetCostBasisMethodRequest {
+  /** Portfolio id (24 alphanumeric). */
+  portfolioId: string;
+  /** The method to use from now on, for the whole history; UNSPECIFIED is INVALID_ARGUMENT. */
+  costBasisMethod: CostBasisMethod;
+}
+
+/** Response for SetCostBasisMethod. */
+export interface SetCostBasisMethodResponse {
+  /** The portfolio. */
+  portfolioId: string;
+  /** The method now in force. */
+  costBasisMethod: CostBasisMethod;
+  /** The method before this call (FIFO for a portfolio that never chose one). */
+  previousCostBasisMethod: CostBasisMethod;
+  /** True when the method changed and the lots were re-derived; false for a repeat of the current method. */
+  changed: boolean;
+  /** Open lots (long and short books) after the call, count >= 0. */
+  openLots: number;
+  /** Processed transactions replayed to re-derive the lots (0 when nothing changed). */
+  transactionsReplayed: number;
+}
+
 /** Request for ListPositions. */
 export interface ListPositionsRequest {
   /** Portfolio id (24 alphanumeric). */
@@ -1608,6 +1632,275 @@ export const ListBalancesResponse: MessageFns<ListBalancesResponse> = {
     message.balances = object.balances?.map((e) => Balance.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
     message.totalSize = object.totalSize ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetCostBasisMethodRequest(): SetCostBasisMethodRequest {
+  return { portfolioId: "", costBasisMethod: 0 };
+}
+
+export const SetCostBasisMethodRequest: MessageFns<SetCostBasisMethodRequest> = {
+  encode(message: SetCostBasisMethodRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.portfolioId !== "") {
+      writer.uint32(10).string(message.portfolioId);
+    }
+    if (message.costBasisMethod !== 0) {
+      writer.uint32(16).int32(message.costBasisMethod);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCostBasisMethodRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCostBasisMethodRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.portfolioId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.costBasisMethod = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetCostBasisMethodRequest {
+    return {
+      portfolioId: isSet(object.portfolioId)
+        ? globalThis.String(object.portfolioId)
+        : isSet(object.portfolio_id)
+        ? globalThis.String(object.portfolio_id)
+        : "",
+      costBasisMethod: isSet(object.costBasisMethod)
+        ? costBasisMethodFromJSON(object.costBasisMethod)
+        : isSet(object.cost_basis_method)
+        ? costBasisMethodFromJSON(object.cost_basis_method)
+        : 0,
+    };
+  },
+
+  toJSON(message: SetCostBasisMethodRequest): unknown {
+    const obj: any = {};
+    if (message.portfolioId !== "") {
+      obj.portfolioId = message.portfolioId;
+    }
+    if (message.costBasisMethod !== 0) {
+      obj.costBasisMethod = costBasisMethodToJSON(message.costBasisMethod);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetCostBasisMethodRequest>): SetCostBasisMethodRequest {
+    return SetCostBasisMethodRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCostBasisMethodRequest>): SetCostBasisMethodRequest {
+    const message = createBaseSetCostBasisMethodRequest();
+    message.portfolioId = object.portfolioId ?? "";
+    message.costBasisMethod = object.costBasisMethod ?? 0;
+    return message;
+  },
+};
+
+function createBaseSetCostBasisMethodResponse(): SetCostBasisMethodResponse {
+  return {
+    portfolioId: "",
+    costBasisMethod: 0,
+    previousCostBasisMethod: 0,
+    changed: false,
+    openLots: 0,
+    transactionsReplayed: 0,
+  };
+}
+
+export const SetCostBasisMethodResponse: MessageFns<SetCostBasisMethodResponse> = {
+  encode(message: SetCostBasisMethodResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.portfolioId !== "") {
+      writer.uint32(10).string(message.portfolioId);
+    }
+    if (message.costBasisMethod !== 0) {
+      writer.uint32(16).int32(message.costBasisMethod);
+    }
+    if (message.previousCostBasisMethod !== 0) {
+      writer.uint32(24).int32(message.previousCostBasisMethod);
+    }
+    if (message.changed !== false) {
+      writer.uint32(32).bool(message.changed);
+    }
+    if (message.openLots !== 0) {
+      writer.uint32(40).int32(message.openLots);
+    }
+    if (message.transactionsReplayed !== 0) {
+      writer.uint32(48).int32(message.transactionsReplayed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SetCostBasisMethodResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSetCostBasisMethodResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.portfolioId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.costBasisMethod = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.previousCostBasisMethod = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.changed = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.openLots = reader.int32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.transactionsReplayed = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SetCostBasisMethodResponse {
+    return {
+      portfolioId: isSet(object.portfolioId)
+        ? globalThis.String(object.portfolioId)
+        : isSet(object.portfolio_id)
+        ? globalThis.String(object.portfolio_id)
+        : "",
+      costBasisMethod: isSet(object.costBasisMethod)
+        ? costBasisMethodFromJSON(object.costBasisMethod)
+        : isSet(object.cost_basis_method)
+        ? costBasisMethodFromJSON(object.cost_basis_method)
+        : 0,
+      previousCostBasisMethod: isSet(object.previousCostBasisMethod)
+        ? costBasisMethodFromJSON(object.previousCostBasisMethod)
+        : isSet(object.previous_cost_basis_method)
+        ? costBasisMethodFromJSON(object.previous_cost_basis_method)
+        : 0,
+      changed: isSet(object.changed) ? globalThis.Boolean(object.changed) : false,
+      openLots: isSet(object.openLots)
+        ? globalThis.Number(object.openLots)
+        : isSet(object.open_lots)
+        ? globalThis.Number(object.open_lots)
+        : 0,
+      transactionsReplayed: isSet(object.transactionsReplayed)
+        ? globalThis.Number(object.transactionsReplayed)
+        : isSet(object.transactions_replayed)
+        ? globalThis.Number(object.transactions_replayed)
+        : 0,
+    };
+  },
+
+  toJSON(message: SetCostBasisMethodResponse): unknown {
+    const obj: any = {};
+    if (message.portfolioId !== "") {
+      obj.portfolioId = message.portfolioId;
+    }
+    if (message.costBasisMethod !== 0) {
+      obj.costBasisMethod = costBasisMethodToJSON(message.costBasisMethod);
+    }
+    if (message.previousCostBasisMethod !== 0) {
+      obj.previousCostBasisMethod = costBasisMethodToJSON(message.previousCostBasisMethod);
+    }
+    if (message.changed !== false) {
+      obj.changed = message.changed;
+    }
+    if (message.openLots !== 0) {
+      obj.openLots = Math.round(message.openLots);
+    }
+    if (message.transactionsReplayed !== 0) {
+      obj.transactionsReplayed = Math.round(message.transactionsReplayed);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<SetCostBasisMethodResponse>): SetCostBasisMethodResponse {
+    return SetCostBasisMethodResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<SetCostBasisMethodResponse>): SetCostBasisMethodResponse {
+    const message = createBaseSetCostBasisMethodResponse();
+    message.portfolioId = object.portfolioId ?? "";
+    message.costBasisMethod = object.costBasisMethod ?? 0;
+    message.previousCostBasisMethod = object.previousCostBasisMethod ?? 0;
+    message.changed = object.changed ?? false;
+    message.openLots = object.openLots ?? 0;
+    message.transactionsReplayed = object.transactionsReplayed ?? 0;
     return message;
   },
 };
@@ -3752,6 +4045,87 @@ export const AccountingServiceDefinition = {
       },
     },
     /**
+     * Chooses how a portfolio's sales are matched against its tax lots (FIFO, LIFO, HIFO or AVERAGE). The method
+     * applies to the portfolio's whole history: when it changes, the open lots and per-lot realizations are
+     * re-derived by replaying the portfolio's processed transactions with the new method (balances do not
+     * change), under the portfolio's lock, so positions, summaries and AuditLedger agree. Setting the current
+     * method again changes nothing. A portfolio with no transactions yet may choose its method in advance.
+     * Callers: the portfolio's traders (by token) and admins.
+     */
+    setCostBasisMethod: {
+      name: "SetCostBasisMethod",
+      requestType: SetCostBasisMethodRequest as typeof SetCostBasisMethodRequest,
+      requestStream: false,
+      responseType: SetCostBasisMethodResponse as typeof SetCostBasisMethodResponse,
+      responseStream: false,
+      options: {
+        idempotencyLevel: "IDEMPOTENT",
+        _unknownFields: {
+          578365826: [
+            Buffer.from([
+              56,
+              58,
+              1,
+              42,
+              26,
+              51,
+              47,
+              97,
+              112,
+              105,
+              47,
+              118,
+              49,
+              47,
+              112,
+              111,
+              114,
+              116,
+              102,
+              111,
+              108,
+              105,
+              111,
+              115,
+              47,
+              123,
+              112,
+              111,
+              114,
+              116,
+              102,
+              111,
+              108,
+              105,
+              111,
+              95,
+              105,
+              100,
+              125,
+              47,
+              99,
+              111,
+              115,
+              116,
+              45,
+              98,
+              97,
+              115,
+              105,
+              115,
+              45,
+              109,
+              101,
+              116,
+              104,
+              111,
+              100,
+            ]) as Buffer,
+          ],
+        },
+      },
+    },
+    /**
      * Values a portfolio: cash, per security long/short/net, prices from market data (BatchGetQuotes, one
      * call), market value, cost, unrealized and realized P&L, weights and totals. A portfolio with no balance
      * rows is NOT_FOUND with reason PORTFOLIO_NOT_FOUND (GlobeCo answered 500 here). If market data is
@@ -4237,6 +4611,18 @@ export interface AccountingServiceImplementation<CallContextExt = {}> {
     context: CallContext & CallContextExt,
   ): Promise<DeepPartial<ListPositionsResponse>>;
   /**
+   * Chooses how a portfolio's sales are matched against its tax lots (FIFO, LIFO, HIFO or AVERAGE). The method
+   * applies to the portfolio's whole history: when it changes, the open lots and per-lot realizations are
+   * re-derived by replaying the portfolio's processed transactions with the new method (balances do not
+   * change), under the portfolio's lock, so positions, summaries and AuditLedger agree. Setting the current
+   * method again changes nothing. A portfolio with no transactions yet may choose its method in advance.
+   * Callers: the portfolio's traders (by token) and admins.
+   */
+  setCostBasisMethod(
+    request: SetCostBasisMethodRequest,
+    context: CallContext & CallContextExt,
+  ): Promise<DeepPartial<SetCostBasisMethodResponse>>;
+  /**
    * Values a portfolio: cash, per security long/short/net, prices from market data (BatchGetQuotes, one
    * call), market value, cost, unrealized and realized P&L, weights and totals. A portfolio with no balance
    * rows is NOT_FOUND with reason PORTFOLIO_NOT_FOUND (GlobeCo answered 500 here). If market data is
@@ -4358,6 +4744,18 @@ export interface AccountingServiceClient<CallOptionsExt = {}> {
     request: DeepPartial<ListPositionsRequest>,
     options?: CallOptions & CallOptionsExt,
   ): Promise<ListPositionsResponse>;
+  /**
+   * Chooses how a portfolio's sales are matched against its tax lots (FIFO, LIFO, HIFO or AVERAGE). The method
+   * applies to the portfolio's whole history: when it changes, the open lots and per-lot realizations are
+   * re-derived by replaying the portfolio's processed transactions with the new method (balances do not
+   * change), under the portfolio's lock, so positions, summaries and AuditLedger agree. Setting the current
+   * method again changes nothing. A portfolio with no transactions yet may choose its method in advance.
+   * Callers: the portfolio's traders (by token) and admins.
+   */
+  setCostBasisMethod(
+    request: DeepPartial<SetCostBasisMethodRequest>,
+    options?: CallOptions & CallOptionsExt,
+  ): Promise<SetCostBasisMethodResponse>;
   /**
    * Values a portfolio: cash, per security long/short/net, prices from market data (BatchGetQuotes, one
    * call), market value, cost, unrealized and realized P&L, weights and totals. A portfolio with no balance
