@@ -17,17 +17,25 @@ export interface InvalidatingQuoteCache extends QuoteCache {
  */
 export function createQuoteCache(cache: Cache, ttlMs: number, namespace = ""): InvalidatingQuoteCache {
   const quoteCacheKey = (symbol: string): string => `${namespace}quote:${symbol}`;
+  // The last decoded entry per symbol: a hot quote is read far more often than it changes, and
+  // decoding (JSON plus eight Decimals) would otherwise be most of GetQuote's own cost. One entry
+  // per symbol, so it is bounded by the instrument registry.
+  const decoded = new Map<string, { json: string; quote: SequencedQuote }>();
+  const decode = (symbol: string, json: string): SequencedQuote | undefined => {
+    const memo = decoded.get(symbol);
+    if (memo !== undefined && memo.json === json) return memo.quote;
+    try {
+      const quote = quoteFromJson(json);
+      decoded.set(symbol, { json, quote });
+      return quote;
+    } catch {
+      return undefined;
+    }
+  };
   return {
     async getMany(symbols) {
       const values = await cache.getMany(symbols.map(quoteCacheKey));
-      return values.map((value) => {
-        if (value === undefined) return undefined;
-        try {
-          return quoteFromJson(value);
-        } catch {
-          return undefined;
-        }
-      });
+      return values.map((value, index) => (value === undefined ? undefined : decode(symbols[index]!, value)));
     },
     async setMany(quotes: readonly SequencedQuote[]) {
       await cache.setMany(
