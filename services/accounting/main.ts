@@ -102,7 +102,8 @@ export async function register(runtime: Runtime): Promise<void> {
       executions,
       now,
       send: {
-        claimWindow: (at) => executions.claimWindow(at),
+        claimWindow: (at, staleBefore) => executions.claimWindow(at, staleBefore),
+        completeWindow: (batchId) => executions.completeWindow(batchId),
         executionsInWindow: (start, end) => executions.executionsInWindow(start, end),
         writeFile: async (name, content) => {
           await mkdir(outputDir, { recursive: true });

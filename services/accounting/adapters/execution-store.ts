@@ -85,13 +85,19 @@ export function createExecutionStore(knex: Knex, schema: string) {
       return { items: rows.map(toExecution), total: Number(count) };
     },
 
-    async claimWindow(now: Date): Promise<{ batchId: string; windowStart: Date }> {
+    async claimWindow(now: Date, staleBefore: Date): Promise<{ batchId: string; windowStart: Date }> {
       try {
+        // No row when a send that started after staleBefore has not completed; two claims racing past that
+        // check compute the same previous start and one hits the unique index (the reference's guard).
         const { rows } = await raw(
           knex,
-          `insert into ?? (start_time, previous_start_time) select ?::timestamptz, max(start_time) from ?? returning id, previous_start_time`,
-          [t("batch_history"), now.toISOString(), t("batch_history")],
+          `insert into ?? (start_time, previous_start_time)
+           select ?::timestamptz, max(start_time) from ??
+           having not exists (select 1 from ?? where completed_at is null and start_time > ?::timestamptz)
+           returning id, previous_start_time`,
+          [t("batch_history"), now.toISOString(), t("batch_history"), t("batch_history"), staleBefore.toISOString()],
         );
+        if (rows.length === 0) throw new AccountingError("BATCH_IN_PROGRESS", "batch process already in progress");
         return { batchId: rows[0].id, windowStart: rows[0].previous_start_time };
       } catch (error) {
         if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
@@ -99,6 +105,10 @@ export function createExecutionStore(knex: Knex, schema: string) {
         }
         throw error;
       }
+    },
+
+    async completeWindow(batchId: string): Promise<void> {
+      await raw(knex, `update ?? set completed_at = now() where id = ?`, [t("batch_history"), batchId]);
     },
 
     async executionsInWindow(start: Date, end: Date): Promise<StoredExecution[]> {

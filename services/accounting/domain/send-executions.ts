@@ -4,10 +4,12 @@ import type { ImportResult } from "./import-transactions";
 
 export interface SendDeps {
   /**
-   * Records a batch [previous start, now) in the batch history; a concurrent send that computed the same
-   * previous start fails the unique index and gets AccountingError BATCH_IN_PROGRESS.
+   * Records a batch [previous start, now) in the batch history. AccountingError BATCH_IN_PROGRESS while a
+   * send that started after staleBefore has not completed, or when a concurrent claim won the race.
    */
-  claimWindow(now: Date): Promise<{ batchId: string; windowStart: Date }>;
+  claimWindow(now: Date, staleBefore: Date): Promise<{ batchId: string; windowStart: Date }>;
+  /** Marks the batch finished, so the next send may claim its window. */
+  completeWindow(batchId: string): Promise<void>;
   executionsInWindow(start: Date, end: Date): Promise<StoredExecution[]>;
   writeFile(fileName: string, content: string): Promise<void>;
   deleteFile(fileName: string): Promise<void>;
@@ -16,6 +18,12 @@ export interface SendDeps {
   now: () => Date;
   cleanupFiles: boolean;
 }
+
+/**
+ * A send still unfinished after this long is presumed dead (its process stopped mid-import) and no longer
+ * blocks the next one; a live send is expected to finish well within it.
+ */
+export const SEND_PRESUMED_DEAD_AFTER_MS = 15 * 60_000;
 
 export interface SendResult {
   batchId: string;
@@ -29,13 +37,21 @@ export interface SendResult {
 }
 
 /**
- * SendExecutions (§2.6): claim the window, write `transactions_YYYYMMDD_HHMMSS.csv`, import it, write the
+ * SendExecutions (§2.6): claim the window (refused with BATCH_IN_PROGRESS while another send runs), write `transactions_YYYYMMDD_HHMMSS.csv`, import it, write the
  * `<base>-errors.csv` of rows that failed, keep the files unless cleanup is configured. The window advances
  * even if the import fails (as the reference); accounting's source-id uniqueness makes any manual re-send safe.
  */
 export async function sendExecutions(deps: SendDeps): Promise<SendResult> {
   const now = deps.now();
-  const { batchId, windowStart } = await deps.claimWindow(now);
+  const { batchId, windowStart } = await deps.claimWindow(now, new Date(now.getTime() - SEND_PRESUMED_DEAD_AFTER_MS));
+  try {
+    return await sendWindow(deps, batchId, windowStart, now);
+  } finally {
+    await deps.completeWindow(batchId);
+  }
+}
+
+async function sendWindow(deps: SendDeps, batchId: string, windowStart: Date, now: Date): Promise<SendResult> {
   const executions = await deps.executionsInWindow(windowStart, now);
   const base = { batchId, windowStart, windowEnd: now };
   if (executions.length === 0) {

@@ -3,8 +3,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { expect } from "chai";
+import { createChannel, createClientFactory, Metadata, Status } from "nice-grpc";
+import { errorDetailsClientMiddleware, ErrorInfo, RichClientError } from "nice-grpc-error-details";
 import Decimal from "decimal.js";
 import { TransactionType } from "../../../generated/tradeplane/accounting/v1/accounting";
+import { AllocationServiceDefinition } from "../../../generated/tradeplane/accounting/v1/allocation_service";
 import { Side } from "../../../generated/tradeplane/common/v1/common";
 import { runImport } from "../../../services/accounting/cli/import";
 import { encodeFillEvent, FILL_EVENT_ROUTING_KEY, FILL_EVENT_SCHEMA_VERSION } from "../../../services/accounting/domain/fill-event";
@@ -105,6 +108,53 @@ describe("accounting import, allocation and audit", () => {
 
     const again = await system.clients.allocation.sendExecutions({});
     expect(again).to.deep.include({ processedCount: 0, fileName: "", message: "No executions to process" });
+  });
+
+  it("refuses a send while another is in progress with ABORTED BATCH_IN_PROGRESS: of two concurrent sends one wins", async () => {
+    const base = Date.now() * 10;
+    const executions = Array.from({ length: 20 }, (_, i) => ({
+      executionServiceId: String(base + i),
+      isOpen: false,
+      executionStatus: "FULL",
+      tradeType: Side.SIDE_BUY,
+      destination: "ML",
+      securityId: id24(),
+      ticker: "IBM",
+      portfolioId: id24(),
+      quantity: "10",
+      limitPrice: "",
+      receivedTimestamp: new Date("2025-07-02T14:00:00Z"),
+      sentTimestamp: new Date("2025-07-02T14:30:00Z"),
+      quantityFilled: "10",
+      totalAmount: "",
+      averagePrice: "20",
+    }));
+    await system.clients.allocation.recordExecutions({ executions });
+
+    const token = await system.token({ sub: "ops", roles: ["admin"], portfolios: ["*"] });
+    const channel = createChannel(system.address);
+    try {
+      const allocation = createClientFactory()
+        .use(errorDetailsClientMiddleware)
+        .create(AllocationServiceDefinition, channel, { "*": { metadata: Metadata({ authorization: `Bearer ${token}` }) } });
+      const outcomes = await Promise.allSettled([allocation.sendExecutions({}), allocation.sendExecutions({})]);
+      const won = outcomes.filter((o) => o.status === "fulfilled");
+      const lost = outcomes.flatMap((o) => (o.status === "rejected" ? [o.reason as unknown] : []));
+      expect(won).to.have.length(1);
+      expect(lost).to.have.length(1);
+      const error = lost[0] as RichClientError;
+      expect(error).to.be.instanceOf(RichClientError);
+      expect(error.code).to.equal(Status.ABORTED);
+      expect(error.extra.find((d): d is ErrorInfo => d.$type === ErrorInfo.$type)?.reason).to.equal("BATCH_IN_PROGRESS");
+      const winner = (won[0] as PromiseFulfilledResult<{ processedCount: number }>).value;
+      expect(winner.processedCount).to.be.at.least(executions.length);
+
+      // Once the winner has finished, the next send may claim the following window.
+      const next = await allocation.sendExecutions({});
+      expect(next.message).to.equal("No executions to process");
+    } finally {
+      channel.close();
+    }
   });
 
   it("audits zero differences after a random workload of posts, imports, deposits and fills", async () => {
