@@ -280,7 +280,8 @@ async function serveUnary(method: UnaryMethod, call: UnaryCall, callback: grpc.s
     response = await otelContext.with(traceContext, answerUnary, undefined, method, call, callContext);
     if (response === undefined || response === null) throw new Error(`${method.path} returned no response`);
   } catch (error) {
-    await fail(method, call, callContext, span, startedAtMs, callback, error);
+    // In the call's trace context, so that what the error mapping logs carries the call's trace id.
+    await otelContext.with(traceContext, fail, undefined, method, call, callContext, span, startedAtMs, callback, error);
     return;
   }
   method.metrics.finish(Status.OK, startedAtMs);

@@ -3,12 +3,14 @@
 // `console` for local debugging, `otlp` when the OTLP exporter package is installed and an endpoint is configured.
 //
 // The SERVER span of a unary call is started here (`startServerSpan`) rather than by nice-grpc-opentelemetry,
-// because it sits on every call: when spans are exported (or the caller sent a `traceparent`) it is a real SDK span
-// with the same name and attributes nice-grpc-opentelemetry gives it; when nothing is exported and the call starts a
-// new trace, recording a span would be pure cost (no processor ever sees it), so the call gets a non-recording span
-// with fresh ids and the sampling flag the sampler would have chosen. Logs still carry trace and span ids, and the
-// context still flows into message headers and peer calls exactly as before; only spans nobody collects are
-// skipped. Streaming calls keep nice-grpc-opentelemetry's middleware (it also records one event per message).
+// because it sits on every call. When spans are exported it is a real SDK span (recorded as the sampler decides)
+// with the name and attributes nice-grpc-opentelemetry gives it. When nothing is exported, recording a span is
+// pure cost (no processor ever sees it), so the call gets a non-recording span instead: the caller's trace id (or a
+// fresh one), a fresh span id, and the sampling flag the ParentBased sampler would have chosen. We chose this over
+// skipping the span altogether: logs keep their trace and span ids, and the trace context still flows into peer
+// calls and message headers (gRPC → RabbitMQ → worker) exactly as before, so turning an exporter on in one service
+// never finds broken traces upstream. Streaming calls keep nice-grpc-opentelemetry's middleware (it also records
+// one event per message), where the per-call cost does not matter.
 import {
   context,
   propagation,
@@ -23,6 +25,7 @@ import {
   type TextMapGetter,
 } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import { isIP } from 'node:net';
 import { RandomIdGenerator } from '@opentelemetry/sdk-trace-base';
 import {
   BatchSpanProcessor,
@@ -138,14 +141,17 @@ export function startServerSpan<Carrier>(
 ): ServerSpan {
   const parent = propagation.extract(ROOT_CONTEXT, carrier, getter);
   let span: Span;
-  if (exporting || trace.getSpanContext(parent) !== undefined) {
+  if (exporting) {
     span = serverTracer.startSpan(path.slice(1), { kind: SpanKind.SERVER }, parent);
     if (span.isRecording()) span.setAttributes(serverSpanAttributes(path, peerOf(carrier)));
   } else {
+    // What the ParentBased sampler would decide: follow the caller's flag, or sample a new trace at the root ratio.
+    const caller = trace.getSpanContext(parent);
     span = trace.wrapSpanContext({
-      traceId: idGenerator.generateTraceId(),
+      traceId: caller?.traceId ?? idGenerator.generateTraceId(),
       spanId: idGenerator.generateSpanId(),
-      traceFlags: rootSampleRatio >= 1 || Math.random() < rootSampleRatio ? TraceFlags.SAMPLED : TraceFlags.NONE,
+      traceFlags: caller?.traceFlags ?? (Math.random() < rootSampleRatio ? TraceFlags.SAMPLED : TraceFlags.NONE),
+      ...(caller?.traceState === undefined ? {} : { traceState: caller.traceState }),
     });
   }
   return { span, context: trace.setSpan(parent, span) };
@@ -165,12 +171,13 @@ function serverSpanAttributes(path: string, peer: string): Attributes {
   const attributes: Attributes = { 'rpc.system': 'grpc', 'rpc.service': service, 'rpc.method': method };
   const colon = peer.lastIndexOf(':');
   const port = colon === -1 ? NaN : Number(peer.slice(colon + 1));
-  if (Number.isNaN(port)) attributes['net.peer.name'] = peer;
-  else {
-    const host = peer.slice(0, colon);
-    attributes[/^[\d.]+$|:/.test(host) ? 'net.peer.ip' : 'net.peer.name'] = host.replace(/^\[|\]$/g, '');
-    attributes['net.peer.port'] = port;
+  if (Number.isNaN(port)) {
+    attributes['net.peer.name'] = peer;
+    return attributes;
   }
+  const host = peer.slice(0, colon).replace(/^\[(.*)\]$/, '$1');
+  attributes[isIP(host) === 0 ? 'net.peer.name' : 'net.peer.ip'] = host;
+  attributes['net.peer.port'] = port;
   return attributes;
 }
 
