@@ -101,6 +101,8 @@ export class FakeMarket {
       wake?.();
     };
     this.listeners.add(listen);
+    const onAbort = (): void => wake?.();
+    signal.addEventListener("abort", onAbort, { once: true });
     try {
       for (const symbol of wanted) {
         const quote = this.quotes.get(symbol);
@@ -114,10 +116,10 @@ export class FakeMarket {
         }
         await new Promise<void>((resolve) => {
           wake = resolve;
-          signal.addEventListener("abort", () => resolve(), { once: true });
         });
       }
     } finally {
+      signal.removeEventListener("abort", onAbort);
       this.listeners.delete(listen);
     }
   }

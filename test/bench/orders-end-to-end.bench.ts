@@ -1,0 +1,244 @@
+// Orders end to end: SubmitOrder → outbox → RabbitMQ → execution worker → fill event → accounting's position worker,
+// with the order service, accounting and a market data peer in one process on the configured backends (real
+// Postgres and RabbitMQ when DATABASE_URL and AMQP_URL are set, as in CI).
+//
+// Baseline measured in the same run: `pgbench -N` (the simple-update TPC-B variant) on the same Postgres server.
+// Targets (issue 5):
+//   - sustained submit → executed → position updated throughput ≥ 0.25 × pgbench -N TPS (and ≥ 1,000 orders/s);
+//   - at 500 orders/s: submit acknowledgement p99 ≤ 10 ms, submit → position updated p50 ≤ 5 ms and p99 ≤ 25 ms.
+// "Position updated" is observed by polling accounting's GetBalance for the portfolio that just traded (each
+// portfolio has at most one order outstanding in the latency phase), so it includes up to one poll round.
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createClients } from "../../clients/node";
+import { Side } from "../../generated/tradeplane/common/v1/common";
+import { OrderType, TimeInForce } from "../../generated/tradeplane/orders/v1/orders";
+import { register as registerAccounting } from "../../services/accounting/main";
+import { register as registerOrders } from "../../services/orders/main";
+import { createTestDatabase } from "../../services/platform/database";
+import { createLogger } from "../../services/platform/logger";
+import { startServices } from "../../services/platform/runtime";
+import { FakeMarket } from "../integration/orders/fake-market-data";
+import { percentile, report } from "./support/report";
+
+const SECRET = "bench-secret-0123456789abcdef0123456789";
+const SYMBOLS = 20;
+const THROUGHPUT_PORTFOLIOS = 50;
+const THROUGHPUT_ORDERS = Number(process.env.ORDERS_BENCH_ORDERS ?? 6000);
+const THROUGHPUT_CONCURRENCY = 128;
+const LATENCY_RATE_PER_S = 500;
+const LATENCY_SECONDS = 10;
+const LATENCY_PORTFOLIOS = 200;
+
+const id24 = (prefix: string): string => (prefix + randomBytes(12).toString("hex")).slice(0, 24);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function pgbenchTps(url: string): number {
+  const quiet = { stdio: ["ignore", "pipe", "pipe"] as ("ignore" | "pipe")[] };
+  execFileSync("pgbench", ["-i", "-s", "10", "-q", url], quiet);
+  const out = execFileSync("pgbench", ["-N", "-c", "8", "-j", "2", "-T", "10", url], quiet).toString();
+  const match = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(out);
+  if (!match) throw new Error(`cannot read pgbench output:\n${out}`);
+  return Number(match[1]);
+}
+
+async function main(): Promise<void> {
+  const baseUrl = process.env.DATABASE_URL || undefined;
+  let baselineTps = NaN;
+  if (baseUrl !== undefined) {
+    const pgbenchDb = await createTestDatabase({ baseUrl });
+    try {
+      baselineTps = pgbenchTps(pgbenchDb.url);
+    } finally {
+      await pgbenchDb.drop();
+    }
+  } else {
+    console.log("  DATABASE_URL is not set: no pgbench baseline; running on the embedded backends");
+  }
+
+  const db = await createTestDatabase();
+  const market = new FakeMarket();
+  const symbols = Array.from({ length: SYMBOLS }, (_, i) => `B${i}${randomBytes(2).toString("hex").toUpperCase()}`);
+  const securities = new Map(symbols.map((s) => [s, id24(`sb${s}`)]));
+  for (const symbol of symbols) {
+    market.addInstrument(symbol, securities.get(symbol)!);
+    market.setQuote(symbol, { bid: "99.95", ask: "100.05", last: "100" });
+  }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    GRPC_PORT: "0",
+    HTTP_PORT: "0",
+    JWT_SECRET: SECRET,
+    DATABASE_URL: db.url,
+    ACCOUNTING_DAILY_DEPOSIT_LIMIT: "1000000000000",
+    ORDERS_DB_POOL_MAX: "20",
+    ACCOUNTING_DB_POOL_MAX: "20",
+    RATE_LIMIT_PER_SECOND: "0",
+  };
+  const running = await startServices([market.register(), registerAccounting, registerOrders], env, {
+    logger: createLogger({ name: "bench", level: "error" }),
+  });
+  const address = `127.0.0.1:${running.ports.grpc}`;
+  const token = await running.runtime.issueToken({ sub: "bench", roles: ["admin", "trader"], portfolios: ["*"] }, 3600);
+  const clients = createClients({ address, token, deadlineMs: 30_000 });
+
+  try {
+    const portfolios = Array.from({ length: THROUGHPUT_PORTFOLIOS + LATENCY_PORTFOLIOS }, () => id24("pb"));
+    for (const portfolioId of portfolios) {
+      await clients.accounting.deposit({ portfolioId, amount: "1000000", idempotencyKey: `fund-${portfolioId}` });
+    }
+
+    // Warm-up: connections, prepared plans, queues.
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        clients.orders.submitOrder(submit(portfolios[i % THROUGHPUT_PORTFOLIOS], symbols[i % SYMBOLS])),
+      ),
+    );
+    await sleep(2000);
+
+    // Throughput: a fixed number of orders at a fixed concurrency; done when every fill is booked by accounting.
+    const expected = new Map<string, number>();
+    const throughputStart = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: THROUGHPUT_CONCURRENCY }, async () => {
+        for (;;) {
+          const i = next++;
+          if (i >= THROUGHPUT_ORDERS) return;
+          const portfolioId = portfolios[i % THROUGHPUT_PORTFOLIOS];
+          const symbol = symbols[Math.floor(i / THROUGHPUT_PORTFOLIOS) % SYMBOLS];
+          const key = `${portfolioId}/${symbol}`;
+          expected.set(key, (expected.get(key) ?? 0) + 1);
+          await clients.orders.submitOrder(submit(portfolioId, symbol));
+        }
+      }),
+    );
+    const submittedMs = performance.now() - throughputStart;
+    const warm = new Map<string, number>();
+    for (let i = 0; i < 200; i++) {
+      const key = `${portfolios[i % THROUGHPUT_PORTFOLIOS]}/${symbols[i % SYMBOLS]}`;
+      warm.set(key, (warm.get(key) ?? 0) + 1);
+    }
+    for (;;) {
+      let missing = 0;
+      for (const portfolioId of portfolios.slice(0, THROUGHPUT_PORTFOLIOS)) {
+        const { balances } = await clients.accounting.listBalances({ portfolioId, pageSize: 1000 });
+        for (const symbol of symbols) {
+          const key = `${portfolioId}/${symbol}`;
+          const want = (expected.get(key) ?? 0) + (warm.get(key) ?? 0);
+          const have = Number(balances.find((b) => b.securityId === securities.get(symbol))?.quantityLong ?? 0);
+          missing += Math.max(0, want - have);
+        }
+      }
+      if (missing === 0) break;
+      if (performance.now() - throughputStart > 300_000) throw new Error(`${missing} fills never booked`);
+      await sleep(100);
+    }
+    const settledMs = performance.now() - throughputStart;
+    const ordersPerSecond = THROUGHPUT_ORDERS / (settledMs / 1000);
+
+    // Latency at a fixed rate: each latency portfolio has at most one order outstanding.
+    const latencyPortfolios = portfolios.slice(THROUGHPUT_PORTFOLIOS);
+    const ackMs: number[] = [];
+    const settleMs: number[] = [];
+    const held = new Map<string, number>();
+    const outstanding = new Map<string, { since: number; want: number; symbol: string }>();
+    let polling = true;
+    const poller = (async () => {
+      while (polling || outstanding.size > 0) {
+        const round = [...outstanding.entries()];
+        if (round.length === 0) {
+          await sleep(1);
+          continue;
+        }
+        await Promise.all(
+          round.map(async ([portfolioId, wait]) => {
+            const { balance } = await clients.accounting
+              .getBalance({ portfolioId, securityId: securities.get(wait.symbol)! })
+              .catch(() => ({ balance: undefined }));
+            if (Number(balance?.quantityLong ?? 0) >= wait.want) {
+              settleMs.push(performance.now() - wait.since);
+              outstanding.delete(portfolioId);
+            }
+          }),
+        );
+      }
+    })();
+    const total = LATENCY_RATE_PER_S * LATENCY_SECONDS;
+    const intervalMs = 1000 / LATENCY_RATE_PER_S;
+    const latencyStart = performance.now();
+    const inFlight: Promise<void>[] = [];
+    for (let i = 0; i < total; i++) {
+      const due = latencyStart + i * intervalMs;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      const portfolioId = latencyPortfolios[i % LATENCY_PORTFOLIOS];
+      if (outstanding.has(portfolioId)) continue; // its previous order is still settling: skip, keep the pace
+      const symbol = symbols[0];
+      const want = (held.get(portfolioId) ?? 0) + 1;
+      held.set(portfolioId, want);
+      const since = performance.now();
+      outstanding.set(portfolioId, { since, want, symbol });
+      inFlight.push(
+        clients.orders.submitOrder(submit(portfolioId, symbol)).then(() => {
+          ackMs.push(performance.now() - since);
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+    polling = false;
+    await Promise.race([poller, sleep(30_000)]);
+    const achievedRate = ackMs.length / ((performance.now() - latencyStart) / 1000);
+
+    report({
+      name: "orders-end-to-end",
+      checks: [
+        ...(Number.isNaN(baselineTps)
+          ? []
+          : [{ label: "end-to-end orders/s vs pgbench -N TPS", value: ordersPerSecond / baselineTps, target: 0.25, kind: "min" as const }]),
+        { label: "end-to-end throughput", value: ordersPerSecond, target: 1000, kind: "min", unit: " orders/s" },
+        { label: "submit ack p99 at 500/s", value: percentile(ackMs, 99), target: 10, kind: "max", unit: " ms" },
+        { label: "submit → position p50 at 500/s", value: percentile(settleMs, 50), target: 5, kind: "max", unit: " ms" },
+        { label: "submit → position p99 at 500/s", value: percentile(settleMs, 99), target: 25, kind: "max", unit: " ms" },
+      ],
+      measurements: {
+        backends: running.runtime.backends,
+        pgbenchNTps: baselineTps,
+        throughputOrders: THROUGHPUT_ORDERS,
+        submitPhaseMs: submittedMs,
+        settledMs,
+        ordersPerSecond,
+        latencyOrders: ackMs.length,
+        achievedRatePerS: achievedRate,
+        ackMs: { p50: percentile(ackMs, 50), p90: percentile(ackMs, 90), p99: percentile(ackMs, 99) },
+        settleMs: {
+          samples: settleMs.length,
+          p50: percentile(settleMs, 50),
+          p90: percentile(settleMs, 90),
+          p99: percentile(settleMs, 99),
+        },
+      },
+    });
+  } finally {
+    clients.close();
+    await running.stop();
+    await db.drop();
+  }
+}
+
+function submit(portfolioId: string, symbol: string) {
+  return {
+    idempotencyKey: randomBytes(12).toString("hex"),
+    portfolioId,
+    symbol,
+    side: Side.SIDE_BUY,
+    type: OrderType.ORDER_TYPE_MARKET,
+    timeInForce: TimeInForce.TIME_IN_FORCE_DAY,
+    quantity: "1",
+  };
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
