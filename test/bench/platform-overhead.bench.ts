@@ -3,9 +3,11 @@
 // versus a raw grpc-js server answering the same bytes. Both are loaded by h2load in the same run, in interleaved
 // rounds so drift in the machine's state hits both alike. Targets (issue 2): throughput ≥ 0.75× raw, p99 ≤ 1.5× raw.
 // Throughput and latency swing with whatever else runs on the machine, so the benchmark also measures the CPU time
-// the server process spends per request (process.cpuUsage() around each measured h2load run; h2load is a separate
-// process and only one server is loaded at a time), which other load barely moves, and holds raw/platform CPU time
-// to the same 0.75 target. The platform server runs with the process telemetry set up as the runtime does it.
+// each server spends per request, which other load barely moves, and holds raw/platform CPU time to the same 0.75
+// target. Each server runs in a child process of its own (this file, started with `serve <kind>`), so its CPU time
+// (process.cpuUsage() read over IPC around each measured h2load run) holds nothing but serving, and the two servers
+// do not share a heap. The platform server runs with the process telemetry set up as the runtime does it.
+import { fork, type ChildProcess } from "node:child_process";
 import * as grpc from "@grpc/grpc-js";
 import {
   GetQuoteRequest,
@@ -46,7 +48,12 @@ const response: GetQuoteResponse = GetQuoteResponse.fromPartial({
   },
 });
 
-async function startRawServer(): Promise<{ port: number; stop(): Promise<void> }> {
+interface RunningServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+async function startRawServer(): Promise<RunningServer> {
   const method = MarketDataServiceDefinition.methods.getQuote;
   const server = new grpc.Server();
   server.addService(
@@ -73,7 +80,9 @@ async function startRawServer(): Promise<{ port: number; stop(): Promise<void> }
   return { port, stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
 }
 
-async function startPlatformServer(): Promise<{ port: number; stop(): Promise<void> }> {
+async function startPlatformServer(): Promise<RunningServer> {
+  // As in the runtime: a registered tracer provider, no exporter (the default OTEL_TRACES_EXPORTER=none).
+  const telemetry = setupTelemetry({ serviceName: "bench", exporter: "none" });
   const config = loadConfig(platformConfigSpec, {
     JWT_SECRET: SECRET,
     RATE_LIMIT_PER_SECOND: "1000000",
@@ -89,28 +98,91 @@ async function startPlatformServer(): Promise<{ port: number; stop(): Promise<vo
   };
   server.add(MarketDataServiceDefinition, implementation);
   const port = await server.listen("127.0.0.1", 0);
-  return { port, stop: () => server.shutdown({ graceMs: 1_000 }) };
+  return {
+    port,
+    async stop() {
+      await server.shutdown({ graceMs: 1_000 });
+      await telemetry.shutdown();
+    },
+  };
+}
+
+type ServerKind = "raw" | "platform";
+type ToServer = { type: "cpu" } | { type: "stop" };
+type FromServer = { type: "listening"; port: number } | { type: "cpu"; micros: number } | { type: "stopped" };
+
+/** The child side: serves one kind of server and answers the parent's questions about its CPU time. */
+async function serve(kind: ServerKind): Promise<void> {
+  const server = kind === "raw" ? await startRawServer() : await startPlatformServer();
+  const send = (message: FromServer) => process.send!(message);
+  process.on("message", (message: ToServer) => {
+    if (message.type === "cpu") {
+      const used = process.cpuUsage();
+      send({ type: "cpu", micros: used.user + used.system });
+    } else {
+      void server.stop().then(() => {
+        send({ type: "stopped" });
+        process.disconnect();
+      });
+    }
+  });
+  send({ type: "listening", port: server.port });
+}
+
+/** A server in a child process, with its CPU time (user + system, µs) on request. */
+interface ServerProcess {
+  port: number;
+  cpuMicros(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+function next(child: ChildProcess, type: FromServer["type"]): Promise<FromServer> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: FromServer) => {
+      if (message.type !== type) return;
+      child.off("message", onMessage).off("exit", onExit);
+      resolve(message);
+    };
+    const onExit = (code: number | null) => reject(new Error(`the ${type} server process exited (${code})`));
+    child.on("message", onMessage).once("exit", onExit);
+  });
+}
+
+async function startServerProcess(kind: ServerKind): Promise<ServerProcess> {
+  const child = fork(__filename, ["serve", kind], { stdio: "inherit" });
+  const listening = (await next(child, "listening")) as { port: number };
+  return {
+    port: listening.port,
+    async cpuMicros() {
+      const answer = next(child, "cpu");
+      child.send({ type: "cpu" } satisfies ToServer);
+      return ((await answer) as { micros: number }).micros;
+    },
+    async stop() {
+      const stopped = next(child, "stopped");
+      child.send({ type: "stop" } satisfies ToServer);
+      await stopped;
+    },
+  };
 }
 
 interface Run extends H2loadResult {
-  /** CPU time (user + system) of this process per measured request, in microseconds. */
+  /** CPU time (user + system) of the server process per measured request, in microseconds. */
   cpuMicrosPerRequest: number;
 }
 
 async function main(): Promise<void> {
-  // As in the runtime: a registered tracer provider, no exporter (the default OTEL_TRACES_EXPORTER=none).
-  const telemetry = setupTelemetry({ serviceName: "bench", exporter: "none" });
-  const raw = await startRawServer();
-  const platform = await startPlatformServer();
+  const raw = await startServerProcess("raw");
+  const platform = await startServerProcess("platform");
   const token = await issueToken(
     { secret: SECRET, issuer: "tradeplane", audience: "tradeplane" },
     { sub: "bench", roles: ["trader"], portfolios: ["*"] },
     3600,
   );
   const message = GetQuoteRequest.encode(GetQuoteRequest.fromPartial({ symbol: "AAPL" })).finish();
-  const load = async (port: number): Promise<Run> => {
+  const load = async (server: ServerProcess): Promise<Run> => {
     const options = {
-      baseUrl: `http://127.0.0.1:${port}`,
+      baseUrl: `http://127.0.0.1:${server.port}`,
       method: `/${MarketDataServiceDefinition.fullName}/GetQuote`,
       message,
       headers: { authorization: `Bearer ${token}` },
@@ -118,17 +190,17 @@ async function main(): Promise<void> {
       streams: STREAMS_PER_CLIENT,
     };
     await h2load({ ...options, requests: WARMUP_REQUESTS });
-    const before = process.cpuUsage();
+    const before = await server.cpuMicros();
     const result = await h2load({ ...options, requests: REQUESTS_PER_ROUND });
-    const used = process.cpuUsage(before);
-    return { ...result, cpuMicrosPerRequest: (used.user + used.system) / (result.succeeded + result.failed) };
+    const used = (await server.cpuMicros()) - before;
+    return { ...result, cpuMicrosPerRequest: used / (result.succeeded + result.failed) };
   };
   const rawRuns: Run[] = [];
   const platformRuns: Run[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      rawRuns.push(await load(raw.port));
-      platformRuns.push(await load(platform.port));
+      rawRuns.push(await load(raw));
+      platformRuns.push(await load(platform));
       const describe = (run: Run) =>
         `${run.requestsPerSecond.toFixed(0)} req/s p99 ${run.latencyMs.p99.toFixed(2)} ms cpu ${run.cpuMicrosPerRequest.toFixed(1)} µs/req`;
       console.log(`  round ${round + 1}: raw ${describe(rawRuns[round]!)}; platform ${describe(platformRuns[round]!)}`);
@@ -136,7 +208,6 @@ async function main(): Promise<void> {
   } finally {
     await platform.stop();
     await raw.stop();
-    await telemetry.shutdown();
   }
   const rawResult = medianResult(rawRuns);
   const platformResult = medianResult(platformRuns);
@@ -162,7 +233,8 @@ async function main(): Promise<void> {
   });
 }
 
-main().catch((error) => {
+const entry = process.argv[2] === "serve" ? serve(process.argv[3] as ServerKind) : main();
+entry.catch((error) => {
   console.error(error);
   process.exit(1);
 });
