@@ -116,6 +116,8 @@ type StreamingHandlerFactory = (
   middleware: ServerMiddleware<any, any> | undefined, // eslint-disable-line @typescript-eslint/no-explicit-any
 ) => grpc.UntypedHandleCall;
 
+// Streaming calls: nice-grpc's own handlers with the platform middleware chain.
+
 /**
  * nice-grpc keeps its per-kind call handlers and its definition conversions in lib/ without public types. Streams
  * are served by exactly those handlers (their write backpressure and cancellation rules are subtle), so they are
@@ -147,6 +149,9 @@ const deadlineCheckMiddleware: ServerMiddleware = async function* deadlineCheck(
 function callEndedBeforeStart(): ServerError {
   return new ServerError(Status.CANCELLED, 'the call was cancelled or its deadline passed before it started');
 }
+
+// Unary calls: one grpc-js handler per method runs telemetry → metrics → error mapping → deadline check → auth →
+// rate limit → the implementation as plain calls (see the header comment), with the context nice-grpc would give.
 
 /** Everything the handler of one unary method needs, fixed when the server starts listening. */
 interface UnaryMethod {
@@ -267,7 +272,10 @@ const peerOf = (call: UnaryCall): string => call.getPeer();
 /** The grpc-js handler of a unary method: the platform steps in order, as plain calls. */
 function unaryHandler(method: UnaryMethod): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
-    void serveUnary(method, call, callback);
+    // serveUnary answers every failure of the handler itself; this only catches a bug in the answering.
+    serveUnary(method, call, callback).catch((error: unknown) => {
+      method.logger.error('failed to answer a unary call', { method: method.path, err: error });
+    });
   };
 }
 
