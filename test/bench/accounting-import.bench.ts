@@ -7,7 +7,7 @@
 // (≥ 1 means the target is met), next to the absolute seconds.
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { runImport } from "../../services/accounting/cli/import";
 import { register as registerAccounting } from "../../services/accounting/main";
@@ -76,6 +76,8 @@ async function main(): Promise<void> {
       ],
       measurements: {
         database: real ? "postgres" : "embedded",
+        // The machine is shared: the 1-minute load average at the end says how contended the run was.
+        loadAverage1m: loadavg()[0],
         rows: ROWS,
         portfolios: PORTFOLIOS,
         seconds,
