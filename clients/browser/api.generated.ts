@@ -493,6 +493,30 @@ export namespace accounting {
     totalSize: number;
   }
 
+  /** Request for SetCostBasisMethod. */
+  export interface SetCostBasisMethodRequest {
+    /** Portfolio id (24 alphanumeric). */
+    portfolioId: string;
+    /** The method to use from now on, for the whole history; UNSPECIFIED is INVALID_ARGUMENT. */
+    costBasisMethod: accounting.CostBasisMethod;
+  }
+
+  /** Response for SetCostBasisMethod. */
+  export interface SetCostBasisMethodResponse {
+    /** The portfolio. */
+    portfolioId: string;
+    /** The method now in force. */
+    costBasisMethod: accounting.CostBasisMethod;
+    /** The method before this call (FIFO for a portfolio that never chose one). */
+    previousCostBasisMethod: accounting.CostBasisMethod;
+    /** True when the method changed and the lots were re-derived; false for a repeat of the current method. */
+    changed: boolean;
+    /** Open lots (long and short books) after the call, count >= 0. */
+    openLots: number;
+    /** Processed transactions replayed to re-derive the lots (0 when nothing changed). */
+    transactionsReplayed: number;
+  }
+
   /** Request for ListPositions. */
   export interface ListPositionsRequest {
     /** Portfolio id (24 alphanumeric). */
@@ -2063,6 +2087,7 @@ export const METHODS = {
     getBalance: { path: "/tradeplane.accounting.v1.AccountingService/GetBalance", kind: "unary", get: "/api/v1/balance/{id}" },
     listBalances: { path: "/tradeplane.accounting.v1.AccountingService/ListBalances", kind: "unary", get: "/api/v1/balances" },
     listPositions: { path: "/tradeplane.accounting.v1.AccountingService/ListPositions", kind: "unary", get: "/api/v1/portfolios/{portfolio_id}/positions" },
+    setCostBasisMethod: { path: "/tradeplane.accounting.v1.AccountingService/SetCostBasisMethod", kind: "unary" },
     getPortfolioSummary: { path: "/tradeplane.accounting.v1.AccountingService/GetPortfolioSummary", kind: "unary", get: "/api/v1/portfolios/{portfolio_id}/summary" },
     deposit: { path: "/tradeplane.accounting.v1.AccountingService/Deposit", kind: "unary" },
     withdraw: { path: "/tradeplane.accounting.v1.AccountingService/Withdraw", kind: "unary" },
@@ -2193,6 +2218,15 @@ export interface AccountingServiceClient {
    * and `include_closed` is set.
    */
   listPositions(request: RequestOf<accounting.ListPositionsRequest>, options?: CallOptions): Promise<accounting.ListPositionsResponse>;
+  /**
+   * Chooses how a portfolio's sales are matched against its tax lots (FIFO, LIFO, HIFO or AVERAGE). The method
+   * applies to the portfolio's whole history: when it changes, the open lots and per-lot realizations are
+   * re-derived by replaying the portfolio's processed transactions with the new method (balances do not
+   * change), under the portfolio's lock, so positions, summaries and AuditLedger agree. Setting the current
+   * method again changes nothing. A portfolio with no transactions yet may choose its method in advance.
+   * Callers: the portfolio's traders (by token) and admins.
+   */
+  setCostBasisMethod(request: RequestOf<accounting.SetCostBasisMethodRequest>, options?: CallOptions): Promise<accounting.SetCostBasisMethodResponse>;
   /**
    * Values a portfolio: cash, per security long/short/net, prices from market data (BatchGetQuotes, one
    * call), market value, cost, unrealized and realized P&L, weights and totals. A portfolio with no balance

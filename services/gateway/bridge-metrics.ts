@@ -31,11 +31,21 @@ const frames = new Counter({
   registers: [metricsRegistry],
 });
 
+// Label lookups hash the label set on every call; the children are cached per (rpc, code) instead.
+const children = new Map<string, { requests: { inc(): void }; seconds: { observe(value: number): void } }>();
+const frameChildren = new Map<string, { inc(): void }>();
+
 export const bridgeMetrics = {
   observe(rpc: string, code: number, elapsedSeconds: number): void {
-    const labels = { rpc, code: String(code) };
-    requests.inc(labels);
-    seconds.observe(labels, elapsedSeconds);
+    const key = `${rpc} ${code}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      const labels = { rpc, code: String(code) };
+      child = { requests: requests.labels(labels), seconds: seconds.labels(labels) };
+      children.set(key, child);
+    }
+    child.requests.inc();
+    child.seconds.observe(elapsedSeconds);
   },
   streamOpened(): void {
     openStreams.inc();
@@ -44,6 +54,12 @@ export const bridgeMetrics = {
     openStreams.dec();
   },
   frame(rpc: string, format: string): void {
-    frames.inc({ rpc, format });
+    const key = `${rpc} ${format}`;
+    let child = frameChildren.get(key);
+    if (child === undefined) {
+      child = frames.labels({ rpc, format });
+      frameChildren.set(key, child);
+    }
+    child.inc();
   },
 };

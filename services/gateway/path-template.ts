@@ -81,13 +81,24 @@ function parseSegments(body: string, template: string, segments: Segment[], vari
  * values (decoded) by field path, or undefined when it does not match.
  */
 export function matchPathTemplate(template: PathTemplate, pathname: string): Map<string, string> | undefined {
-  let rest = pathname.startsWith("/") ? pathname.slice(1) : pathname;
+  return matchPathSegments(template, splitPath(pathname));
+}
+
+/** A request path's segments (still percent-encoded), split once per request for every template it is tried on. */
+export function splitPath(pathname: string): string[] {
+  const rest = pathname.startsWith("/") ? pathname.slice(1) : pathname;
+  return rest === "" ? [] : rest.split("/");
+}
+
+/** matchPathTemplate on a path already split by splitPath. */
+export function matchPathSegments(template: PathTemplate, pathParts: readonly string[]): Map<string, string> | undefined {
+  let parts = pathParts;
   if (template.verb !== undefined) {
     const suffix = `:${template.verb}`;
-    if (!rest.endsWith(suffix)) return undefined;
-    rest = rest.slice(0, -suffix.length);
+    const last = parts.at(-1);
+    if (last === undefined || !last.endsWith(suffix)) return undefined;
+    parts = [...parts.slice(0, -1), last.slice(0, -suffix.length)];
   }
-  const parts = rest === "" ? [] : rest.split("/");
   const { segments } = template;
   const hasRest = segments.at(-1)?.kind === "rest";
   if (hasRest ? parts.length < segments.length - 1 : parts.length !== segments.length) return undefined;

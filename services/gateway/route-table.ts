@@ -2,7 +2,7 @@
 // RPC style of Connect and grpc-web: the body is the whole request) and at each of its `google.api.http` bindings.
 // Lookup is by verb, then by the most literal template that matches, so `/api/v1/quotes/batch` wins over
 // `/api/v1/quotes/{symbol}` whatever the declaration order.
-import { matchPathTemplate, parsePathTemplate, type PathTemplate } from "./path-template";
+import { matchPathSegments, parsePathTemplate, splitPath, type PathTemplate } from "./path-template";
 import type { BridgeMethod, HttpBinding } from "./service-descriptors";
 
 export interface Route {
@@ -38,6 +38,27 @@ export function createRouteTable(methods: readonly BridgeMethod[]): RouteTable {
   const annotated = routes
     .filter((r) => r.binding !== undefined)
     .sort((a, b) => b.template.specificity - a.template.specificity);
+  // Candidates by segment count: a plain template matches only paths of its own length, so a request is tried
+  // against a handful of templates instead of all of them. Templates with `**` or a `:verb` are always tried.
+  const byLength = new Map<number, Route[]>();
+  const always: Route[] = [];
+  for (const route of annotated) {
+    const { segments, verb } = route.template;
+    if (verb !== undefined || segments.some((segment) => segment.kind === "rest")) always.push(route);
+    else {
+      if (!byLength.has(segments.length)) byLength.set(segments.length, []);
+      byLength.get(segments.length)!.push(route);
+    }
+  }
+  const merged = new Map<number, Route[]>();
+  const candidatesOf = (length: number): Route[] => {
+    let list = merged.get(length);
+    if (list === undefined) {
+      list = [...(byLength.get(length) ?? []), ...always].sort((a, b) => b.template.specificity - a.template.specificity);
+      if (byLength.has(length)) merged.set(length, list);
+    }
+    return list;
+  };
 
   return {
     routes,
@@ -47,8 +68,9 @@ export function createRouteTable(methods: readonly BridgeMethod[]): RouteTable {
         return verb === "POST" ? { kind: "match", route: direct, pathParams: new Map() } : { kind: "wrong_verb", allowed: ["POST"] };
       }
       const allowed = new Set<string>();
-      for (const route of annotated) {
-        const params = matchPathTemplate(route.template, pathname);
+      const parts = splitPath(pathname);
+      for (const route of candidatesOf(parts.length)) {
+        const params = matchPathSegments(route.template, parts);
         if (params === undefined) continue;
         if (route.verb === verb || (verb === "HEAD" && route.verb === "GET")) return { kind: "match", route, pathParams: params };
         allowed.add(route.verb);
