@@ -136,7 +136,8 @@ export const UNAUTHENTICATED_SERVICE_PREFIXES: readonly string[] = [
   '/grpc.reflection.v1alpha.ServerReflection/',
 ];
 
-const ANONYMOUS: Principal = Object.freeze({
+/** The principal of calls to exempt services. */
+export const ANONYMOUS_PRINCIPAL: Principal = Object.freeze({
   subject: '',
   roles: new Set<Role>(),
   portfolios: new Set<string>(),
@@ -147,9 +148,6 @@ const ANONYMOUS: Principal = Object.freeze({
 export function isAuthExempt(methodPath: string): boolean {
   return UNAUTHENTICATED_SERVICE_PREFIXES.some((prefix) => methodPath.startsWith(prefix));
 }
-
-/** The principal of calls to exempt services. */
-export const ANONYMOUS_PRINCIPAL: Principal = ANONYMOUS;
 
 /**
  * The principal behind an `authorization: Bearer <jwt>` header value. A token verified before comes back
@@ -167,7 +165,7 @@ export function authenticate(authenticator: Authenticator, header: string | unde
 export function createAuthMiddleware(authenticator: Authenticator): ServerMiddleware<AuthCallContext> {
   return async function* authMiddleware(call, context: CallContext) {
     if (isAuthExempt(call.method.path)) {
-      return yield* call.next(call.request, { ...context, principal: ANONYMOUS });
+      return yield* call.next(call.request, { ...context, principal: ANONYMOUS_PRINCIPAL });
     }
     const principal = await authenticate(authenticator, context.metadata.get('authorization'));
     return yield* call.next(call.request, { ...context, principal });

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { SignJWT } from "jose";
 import {
+  authenticate,
   authorizePortfolio,
   createAuthenticator,
   issueToken,
@@ -93,6 +94,20 @@ describe("platform auth", () => {
       expect.fail("should throw");
     } catch (error) {
       expect(error).to.include({ kind: "permission_denied", code: "ROLE_REQUIRED" });
+    }
+  });
+
+  it("reads a bearer header: a token seen before answers at once, a new one after verification, none is TOKEN_MISSING", async () => {
+    const fresh = createAuthenticator(settings);
+    const token = await issueToken(settings, { sub: "dora", roles: ["trader"], portfolios: ["p1"] }, 60);
+    const first = authenticate(fresh, `Bearer ${token}`);
+    expect(first).to.be.instanceOf(Promise);
+    expect((await first).subject).to.equal("dora");
+    const again = authenticate(fresh, `bearer ${token}`);
+    expect(again).not.to.be.instanceOf(Promise);
+    expect((again as Awaited<typeof first>).subject).to.equal("dora");
+    for (const header of [undefined, "", `Basic ${token}`, "Bearer"]) {
+      expect(() => authenticate(fresh, header), String(header)).to.throw(DomainError).with.property("code", "TOKEN_MISSING");
     }
   });
 });
