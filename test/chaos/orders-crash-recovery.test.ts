@@ -77,7 +77,7 @@ describe("orders chaos: worker processes killed during a few thousand orders", f
     // CHAOS_KEEP_DB=1 keeps the database of a failed run for inspection.
     if (process.env.CHAOS_KEEP_DB !== "1") await testDb?.drop();
     else console.log(`kept ${testDb?.url}`);
-    vhost?.drop();
+    if (process.env.CHAOS_KEEP_DB !== "1") vhost?.drop();
   });
 
   function startWorker(): Promise<void> {
@@ -189,6 +189,8 @@ describe("orders chaos: worker processes killed during a few thousand orders", f
       }
       if (mismatches.length > 0) await sleep(500);
     } while (mismatches.length > 0 && Date.now() < deadline);
+    const dead = await clients.orders.listDeadLetters({ pageSize: 1000 });
+    expect(dead.deadLetters.map((d) => `${d.queue}: ${d.reason}`)).to.deep.equal([]);
     expect(mismatches).to.deep.equal([]);
 
     const audit = await clients.accounting.auditLedger({ portfolioIds: portfolios });

@@ -72,7 +72,8 @@ async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerp
   }
 
   const orderId = claim.orderId;
-  let reserved = false;
+  // Whether a hold may exist in accounting: from the moment the reserve call goes out, unless accounting refused it.
+  let mayHoldFunds = false;
   try {
     const market = await deps.marketData.snapshot(
       command.securityId !== "" ? { securityId: command.securityId } : { symbol: command.symbol },
@@ -85,6 +86,7 @@ async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerp
     const now = deps.clock.now();
     const acceptance = validateAgainstMarket(command, market, deps.rules, now);
     const size = sizeReservation(command, acceptance, deps.rules);
+    mayHoldFunds = true;
     const { reservationId } = await deps.accounting.reserve({
       orderId,
       portfolioId: command.portfolioId,
@@ -94,14 +96,15 @@ async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerp
       currency: market.instrument.currency,
       amount: size.amount,
     });
-    reserved = true;
     const { order, event } = openOrder(orderId, command, market, acceptance, { ...size, id: reservationId }, now);
     return { order: await deps.store.create(order, event), replayed: false };
   } catch (error) {
-    // Before the hold exists nothing happened, so the key is freed for a corrected retry. After it, the outcome of
-    // the write is unknown (it may have committed): the claim stays, and a retry after the lease reuses the same
-    // order id, which makes both the reserve and the insert no-ops.
-    if (!reserved) await deps.keys.forget(command.portfolioId, command.idempotencyKey, orderId);
+    // Nothing was held (a check failed, or accounting refused the hold): the key is freed for a corrected retry.
+    // Otherwise the outcome is unknown (a reserve that timed out may have succeeded; an order write may have
+    // committed): the claim stays, and a retry after its lease reuses the same order id, which makes both the
+    // reserve and the insert no-ops instead of leaving an orphaned hold behind.
+    const refused = error instanceof OrderError && (error.code === "INSUFFICIENT_FUNDS" || error.code === "INSUFFICIENT_POSITION");
+    if (!mayHoldFunds || refused) await deps.keys.forget(command.portfolioId, command.idempotencyKey, orderId);
     throw error;
   }
 }

@@ -17,7 +17,7 @@ import type {
 export class InMemoryOrders implements OrderStore, IdempotencyKeys {
   readonly orders = new Map<string, Order>();
   readonly events: OrderEvent[] = [];
-  readonly keys = new Map<string, { fingerprint: string; orderId: string; completed: boolean }>();
+  readonly keys = new Map<string, { fingerprint: string; orderId: string; completed: boolean; leaseExpired?: boolean }>();
   private readonly seqs = new Map<string, number>();
 
   async claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string): Promise<KeyClaim> {
@@ -29,7 +29,16 @@ export class InMemoryOrders implements OrderStore, IdempotencyKeys {
       return { kind: "claimed", orderId: proposedOrderId };
     }
     if (row.completed) return { kind: "completed", fingerprint: row.fingerprint, orderId: row.orderId };
+    if (row.leaseExpired && row.fingerprint === fingerprint) {
+      row.leaseExpired = false;
+      return { kind: "claimed", orderId: row.orderId };
+    }
     return { kind: "in_flight", fingerprint: row.fingerprint };
+  }
+
+  /** Lets every unfinished claim be taken over, as after its lease ran out. */
+  expireLeases(): void {
+    for (const row of this.keys.values()) if (!row.completed) row.leaseExpired = true;
   }
 
   async forget(portfolioId: string, key: string, orderId: string): Promise<void> {
@@ -97,6 +106,8 @@ export class InMemoryAccounting implements AccountingPort {
   readonly holds = new Map<string, ReserveRequest>();
   readonly released: string[] = [];
   reserveCalls = 0;
+  /** When set, the next reserve places the hold but answers as if accounting timed out. */
+  loseNextAnswer = false;
 
   constructor(
     private readonly cash: Map<string, Decimal>,
@@ -119,6 +130,10 @@ export class InMemoryAccounting implements AccountingPort {
       this.positions.set(id, free.minus(request.amount));
     }
     this.holds.set(request.orderId, request);
+    if (this.loseNextAnswer) {
+      this.loseNextAnswer = false;
+      throw new OrderError("DEPENDENCY_UNAVAILABLE", "accounting is not available right now");
+    }
     return { reservationId };
   }
 

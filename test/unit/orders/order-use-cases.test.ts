@@ -100,6 +100,23 @@ describe("orders domain: use cases", () => {
       expect(retry.order.quantity?.toFixed()).to.equal("4");
     });
 
+    it("keeps the key when a reserve's answer is lost, so the retry completes the same order with one hold", async () => {
+      const { deps, store, accounting } = setup();
+      accounting.loseNextAnswer = true;
+      expect(await codeOf(submitOrder(deps, trader, input()))).to.equal("DEPENDENCY_UNAVAILABLE");
+      // The claim still holds the key: a retry while it is leased waits, then reports the key in flight.
+      expect(await codeOf(submitOrder({ ...deps, inFlightWaitMs: 10 }, trader, input()))).to.equal(
+        "IDEMPOTENCY_KEY_IN_FLIGHT",
+      );
+      // After the lease, a retry takes the claim over with the same order id: one hold, one order.
+      const claimedId = store.keys.get(`${PORTFOLIO}/key-1`)?.orderId;
+      store.expireLeases();
+      const { order } = await submitOrder(deps, trader, input());
+      expect(order.id).to.equal(claimedId);
+      expect(accounting.holds.size).to.equal(1);
+      expect(store.orders.size).to.equal(1);
+    });
+
     it("fails with INSUFFICIENT_POSITION for a sell larger than the free position", async () => {
       const { deps } = setup();
       expect(await codeOf(submitOrder(deps, trader, input({ side: "SELL", quantity: "6" })))).to.equal(
