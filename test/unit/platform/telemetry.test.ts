@@ -1,6 +1,15 @@
 import { expect } from "chai";
-import { context, trace } from "@opentelemetry/api";
-import { extractTraceContext, inConsumerSpan, injectTraceContext, setupTelemetry } from "../../../services/platform/telemetry";
+import { context, trace, TraceFlags, type TextMapGetter } from "@opentelemetry/api";
+import {
+  extractTraceContext,
+  inConsumerSpan,
+  injectTraceContext,
+  setupTelemetry,
+  startServerSpan,
+} from "../../../services/platform/telemetry";
+
+const headers: TextMapGetter<Record<string, string>> = { get: (carrier, key) => carrier[key], keys: (carrier) => Object.keys(carrier) };
+const peer = () => "127.0.0.1:5000";
 
 describe("platform telemetry", () => {
   before(() => {
@@ -35,5 +44,18 @@ describe("platform telemetry", () => {
       expect(error).to.equal(failure);
     }
     expect(traceId).to.match(/^[0-9a-f]{32}$/);
+  });
+
+  it("gives an unexported server call the caller's trace and sampling flag, or a new sampled trace without a caller", () => {
+    const callerTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const followed = startServerSpan("/tradeplane.test.v1.Probe/Ping", { traceparent: `00-${callerTraceId}-00f067aa0ba902b7-00` }, headers, peer);
+    expect(followed.span.spanContext()).to.include({ traceId: callerTraceId, traceFlags: TraceFlags.NONE });
+    expect(followed.span.spanContext().spanId).to.match(/^[0-9a-f]{16}$/).and.not.equal("00f067aa0ba902b7");
+    expect(trace.getSpan(followed.context)).to.equal(followed.span);
+
+    const fresh = startServerSpan("/tradeplane.test.v1.Probe/Ping", {}, headers, peer);
+    expect(fresh.span.spanContext().traceId).to.match(/^[0-9a-f]{32}$/).and.not.equal(callerTraceId);
+    expect(fresh.span.spanContext().traceFlags).to.equal(TraceFlags.SAMPLED);
+    expect(injectTraceContext({}, fresh.context).traceparent).to.contain(fresh.span.spanContext().traceId);
   });
 });
