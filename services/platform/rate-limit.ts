@@ -38,6 +38,8 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
   const maxPrincipals = settings.maxPrincipals ?? DEFAULT_MAX_PRINCIPALS;
   const ratePerMs = ratePerSecond / 1000;
   const buckets = new Map<string, Bucket>();
+  // The key served last, which is therefore at the end of `buckets`.
+  let newestKey: string | undefined;
 
   return {
     take(key, nowMs = performance.now()) {
@@ -46,13 +48,18 @@ export function createRateLimiter(settings: RateLimitSettings): RateLimiter {
       if (bucket === undefined) {
         if (buckets.size >= maxPrincipals) buckets.delete(buckets.keys().next().value as string);
         bucket = { tokens: burst, updatedAtMs: nowMs };
+        buckets.set(key, bucket);
       } else {
-        // Re-inserting keeps the map in least-recently-used order, so eviction drops the idlest caller.
-        buckets.delete(key);
         bucket.tokens = Math.min(burst, bucket.tokens + (nowMs - bucket.updatedAtMs) * ratePerMs);
         bucket.updatedAtMs = nowMs;
+        // Moving the caller to the end keeps the map in least-recently-used order, so eviction drops the idlest
+        // caller; the caller served last is already at the end.
+        if (key !== newestKey) {
+          buckets.delete(key);
+          buckets.set(key, bucket);
+        }
       }
-      buckets.set(key, bucket);
+      newestKey = key;
       if (bucket.tokens >= 1) {
         bucket.tokens -= 1;
         return ALLOWED;
