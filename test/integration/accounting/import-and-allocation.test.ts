@@ -45,13 +45,14 @@ describe("accounting import, allocation and audit", () => {
       ].join("\n") + "\n",
     );
     const lines: string[] = [];
+    const progress: string[] = [];
     const outcome = await runImport({
       file,
       outputDir: path.join(dir, "out"),
       address: system.address,
       token: await system.token({ sub: "ops", roles: ["admin"], portfolios: ["*"] }),
       deadlineMs: 30_000,
-      progress: () => undefined,
+      progress: (line) => progress.push(line),
       out: (line) => lines.push(line),
     });
     expect(outcome).to.deep.include({ totalRows: 6, successfulRows: 3, failedRows: 3, batches: 2 });
@@ -64,7 +65,9 @@ describe("accounting import, allocation and audit", () => {
       "",
     ]);
     expect(existsSync(file)).to.equal(true);
+    expect(progress[0]).to.equal(`\r[${"#".repeat(30)}] 5/5 rows sent`);
     expect(lines[0]).to.equal("=== Processing Results ===");
+    expect(lines).to.include.members(["Total Rows:  6", "Success:     3", "Errors:      3"]);
     const cash = await system.clients.accounting.getBalance({ id: "0", portfolioId: p1, securityId: "" });
     expect(cash.balance?.quantityLong).to.equal("1500");
   });
@@ -108,6 +111,39 @@ describe("accounting import, allocation and audit", () => {
 
     const again = await system.clients.allocation.sendExecutions({});
     expect(again).to.deep.include({ processedCount: 0, fileName: "", message: "No executions to process" });
+  });
+
+  it("records at most 100 executions per call, requires each one's portfolio id, and lists them by portfolio", async () => {
+    const p = id24();
+    const base = Date.now() * 10 + 5_000;
+    const execution = (i: number, portfolioId = p) => ({
+      executionServiceId: String(base + i),
+      isOpen: false,
+      executionStatus: "FULL",
+      tradeType: Side.SIDE_SELL,
+      destination: "ML",
+      securityId: id24(),
+      ticker: "IBM",
+      portfolioId,
+      quantity: "5",
+      limitPrice: "",
+      receivedTimestamp: new Date("2025-07-03T14:00:00Z"),
+      sentTimestamp: new Date("2025-07-03T14:30:00Z"),
+      quantityFilled: "5",
+      totalAmount: "",
+      averagePrice: "30",
+    });
+    const allocation = system.clients.allocation;
+    let tooMany: unknown;
+    await allocation.recordExecutions({ executions: Array.from({ length: 101 }, (_, i) => execution(i)) }).catch((error: unknown) => (tooMany = error));
+    expect((tooMany as { code?: number })?.code).to.equal(Status.INVALID_ARGUMENT);
+
+    const recorded = await allocation.recordExecutions({ executions: [execution(200), execution(201, "")] });
+    expect(recorded).to.deep.include({ processedCount: 1, errorCount: 1 });
+    expect(recorded.results[1].error).to.include("portfolioId");
+    const listed = await allocation.listExecutions({ portfolioId: p, securityId: "", tradeDate: "", pageSize: 10, pageToken: "" });
+    expect(listed.executions.map((e) => e.executionServiceId)).to.deep.equal([String(base + 200)]);
+    expect(listed.executions[0].tradeDate).to.equal("20250703");
   });
 
   it("refuses a send while another is in progress with ABORTED BATCH_IN_PROGRESS: of two concurrent sends one wins", async () => {
