@@ -4,6 +4,7 @@ import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import { aborted, alreadyExists, notFound } from "../../platform/errors";
 import type { InvestmentModel } from "../domain/investment-model";
+import { retrySessionRace } from "./retry-session-race";
 
 interface ModelRow {
   model_id: string;
@@ -58,29 +59,31 @@ export function createModelStore(knex: Knex, schema: string) {
     }
   }
 
-  const one = async (query: Knex.QueryBuilder): Promise<InvestmentModel | null> => (await hydrate(await query))[0] ?? null;
+  async function listPage(filter: { portfolioId: string; nameContains: string }, limit: number, after: { createTime: Date; modelId: string } | null): Promise<ModelPage> {
+    const query = knex(t("models")).orderBy([{ column: "create_time", order: "desc" }, { column: "model_id", order: "desc" }]).limit(limit + 1);
+    if (filter.portfolioId !== "") query.whereIn("model_id", knex(t("model_portfolios")).select("model_id").where({ portfolio_id: filter.portfolioId }));
+    if (filter.nameContains !== "") query.whereRaw("position(lower(?) in lower(name)) > 0", [filter.nameContains]);
+    if (after !== null) query.whereRaw("(create_time, model_id) < (?, ?)", [after.createTime, after.modelId]);
+    const rows: ModelRow[] = await query;
+    const models = await hydrate(rows.slice(0, limit));
+    const last = rows.length > limit ? models[models.length - 1] : undefined;
+    return { models, next: last ? { createTime: last.createTime, modelId: last.modelId } : null };
+  }
+
+  const one = (query: () => Knex.QueryBuilder): Promise<InvestmentModel | null> => retrySessionRace(async () => (await hydrate(await query()))[0] ?? null);
 
   return {
-    get: (modelId: string) => one(knex(t("models")).where({ model_id: modelId })),
-    findByName: (name: string) => one(knex(t("models")).where({ name })),
+    get: (modelId: string) => one(() => knex(t("models")).where({ model_id: modelId })),
+    findByName: (name: string) => one(() => knex(t("models")).where({ name })),
 
-    async findByPortfolio(portfolioId: string): Promise<InvestmentModel[]> {
-      const rows = await knex(t("models"))
-        .whereIn("model_id", knex(t("model_portfolios")).select("model_id").where({ portfolio_id: portfolioId }))
-        .orderBy("create_time", "desc");
-      return hydrate(rows);
+    findByPortfolio(portfolioId: string): Promise<InvestmentModel[]> {
+      return retrySessionRace(async () =>
+        hydrate(await knex(t("models")).whereIn("model_id", knex(t("model_portfolios")).select("model_id").where({ portfolio_id: portfolioId })).orderBy("create_time", "desc")),
+      );
     },
 
-    async list(filter: { portfolioId: string; nameContains: string }, limit: number, after: { createTime: Date; modelId: string } | null): Promise<ModelPage> {
-      const query = knex(t("models")).orderBy([{ column: "create_time", order: "desc" }, { column: "model_id", order: "desc" }]).limit(limit + 1);
-      if (filter.portfolioId !== "") query.whereIn("model_id", knex(t("model_portfolios")).select("model_id").where({ portfolio_id: filter.portfolioId }));
-      if (filter.nameContains !== "") query.whereRaw("position(lower(?) in lower(name)) > 0", [filter.nameContains]);
-      if (after !== null) query.whereRaw("(create_time, model_id) < (?, ?)", [after.createTime, after.modelId]);
-      const rows: ModelRow[] = await query;
-      const models = await hydrate(rows.slice(0, limit));
-      const last = rows.length > limit ? models[models.length - 1] : undefined;
-      return { models, next: last ? { createTime: last.createTime, modelId: last.modelId } : null };
-    },
+    list: (filter: { portfolioId: string; nameContains: string }, limit: number, after: { createTime: Date; modelId: string } | null) =>
+      retrySessionRace(() => listPage(filter, limit, after)),
 
     async create(model: InvestmentModel): Promise<InvestmentModel> {
       try {

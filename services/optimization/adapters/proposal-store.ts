@@ -3,6 +3,7 @@
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import type { LegExecution, Proposal, ProposalOptions } from "../domain/proposal";
+import { retrySessionRace } from "./retry-session-race";
 
 /** Filters of ListProposals (empty strings and nulls match everything). */
 export interface ProposalFilter {
@@ -29,11 +30,11 @@ export function createProposalStore(knex: Knex, schema: string) {
   async function hydrate(rows: Record<string, any>[]): Promise<Proposal[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.proposal_id);
-    const [trades, drifts, legs] = await Promise.all([
-      knex(t("proposal_trades")).whereIn("proposal_id", ids).orderBy(["proposal_id", "leg"]),
-      knex(t("proposal_drifts")).whereIn("proposal_id", ids).orderBy(["proposal_id", "security_id"]),
-      knex(t("proposal_legs")).whereIn("proposal_id", ids).orderBy(["proposal_id", "leg"]),
-    ]);
+    // Sequential on purpose: the embedded database runs one statement at a time anyway, and concurrent
+    // statements on one pool only add interleaving on its shared session.
+    const trades = await knex(t("proposal_trades")).whereIn("proposal_id", ids).orderBy(["proposal_id", "leg"]);
+    const drifts = await knex(t("proposal_drifts")).whereIn("proposal_id", ids).orderBy(["proposal_id", "security_id"]);
+    const legs = await knex(t("proposal_legs")).whereIn("proposal_id", ids).orderBy(["proposal_id", "leg"]);
     const d = (v: string) => new Decimal(v);
     return rows.map((row): Proposal => {
       const own = <T extends { proposal_id: string }>(list: T[]) => list.filter((x) => x.proposal_id === row.proposal_id);
@@ -80,15 +81,32 @@ export function createProposalStore(knex: Knex, schema: string) {
     });
   }
 
-  const byId = async (proposalId: string) => (await hydrate(await knex(t("proposals")).where({ proposal_id: proposalId })))[0] ?? null;
+  async function listPage(filter: ProposalFilter, limit: number, after: { createTime: Date; proposalId: string } | null): Promise<ProposalPage> {
+    const query = knex(t("proposals")).orderBy([{ column: "create_time", order: "desc" }, { column: "proposal_id", order: "desc" }]).limit(limit + 1);
+    if (filter.portfolioId !== "") query.where({ portfolio_id: filter.portfolioId });
+    if (filter.portfolioIn !== null) query.whereIn("portfolio_id", filter.portfolioIn);
+    if (filter.modelId !== "") query.where({ model_id: filter.modelId });
+    if (filter.rebalanceId !== "") query.where({ rebalance_id: filter.rebalanceId });
+    if (filter.fromTime !== null) query.where("create_time", ">=", filter.fromTime);
+    if (filter.toTime !== null) query.where("create_time", "<", filter.toTime);
+    if (after !== null) query.whereRaw("(create_time, proposal_id) < (?, ?)", [after.createTime, after.proposalId]);
+    const rows = await query;
+    const proposals = await hydrate(rows.slice(0, limit));
+    const last = rows.length > limit ? proposals[proposals.length - 1] : undefined;
+    return { proposals, next: last ? { createTime: last.createTime, proposalId: last.proposalId } : null };
+  }
+
+  const byId = (proposalId: string) => retrySessionRace(async () => (await hydrate(await knex(t("proposals")).where({ proposal_id: proposalId })))[0] ?? null);
 
   return {
     get: byId,
 
-    async findByKey(portfolioId: string, idempotencyKey: string): Promise<{ proposal: Proposal; fingerprint: string } | null> {
-      const row = await knex(t("proposals")).where({ portfolio_id: portfolioId, idempotency_key: idempotencyKey }).first();
-      if (row === undefined) return null;
-      return { proposal: (await hydrate([row]))[0], fingerprint: row.request_fingerprint };
+    findByKey(portfolioId: string, idempotencyKey: string): Promise<{ proposal: Proposal; fingerprint: string } | null> {
+      return retrySessionRace(async () => {
+        const row = await knex(t("proposals")).where({ portfolio_id: portfolioId, idempotency_key: idempotencyKey }).first();
+        if (row === undefined) return null;
+        return { proposal: (await hydrate([row]))[0], fingerprint: row.request_fingerprint };
+      });
     },
 
     /** Inserts the proposal and its children; a lost race on the idempotency key returns the winner. */
@@ -149,19 +167,8 @@ export function createProposalStore(knex: Knex, schema: string) {
       }
     },
 
-    async list(filter: ProposalFilter, limit: number, after: { createTime: Date; proposalId: string } | null): Promise<ProposalPage> {
-      const query = knex(t("proposals")).orderBy([{ column: "create_time", order: "desc" }, { column: "proposal_id", order: "desc" }]).limit(limit + 1);
-      if (filter.portfolioId !== "") query.where({ portfolio_id: filter.portfolioId });
-      if (filter.portfolioIn !== null) query.whereIn("portfolio_id", filter.portfolioIn);
-      if (filter.modelId !== "") query.where({ model_id: filter.modelId });
-      if (filter.rebalanceId !== "") query.where({ rebalance_id: filter.rebalanceId });
-      if (filter.fromTime !== null) query.where("create_time", ">=", filter.fromTime);
-      if (filter.toTime !== null) query.where("create_time", "<", filter.toTime);
-      if (after !== null) query.whereRaw("(create_time, proposal_id) < (?, ?)", [after.createTime, after.proposalId]);
-      const rows = await query;
-      const proposals = await hydrate(rows.slice(0, limit));
-      const last = rows.length > limit ? proposals[proposals.length - 1] : undefined;
-      return { proposals, next: last ? { createTime: last.createTime, proposalId: last.proposalId } : null };
+    list(filter: ProposalFilter, limit: number, after: { createTime: Date; proposalId: string } | null): Promise<ProposalPage> {
+      return retrySessionRace(() => listPage(filter, limit, after));
     },
 
     /** Records leg outcomes; a leg that once got an order keeps it, a failed leg is overwritten by a retry. */

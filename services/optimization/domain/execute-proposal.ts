@@ -43,8 +43,13 @@ export async function executeProposal(deps: ExecuteDeps, proposalId: string, wai
   const recorded = new Map((proposal.execution?.legs ?? []).filter((l) => l.orderId !== "").map((l) => [l.leg, l]));
   const { sells, buys } = planProposalOrders(proposalId, proposal.trades, new Set(recorded.keys()));
 
-  const submitAll = (orders: LegOrder[]) =>
-    Promise.all(orders.map(async (order) => ({ order, result: await deps.orders.submit(proposal.portfolioId, order) })));
+  // One leg at a time, in leg order: the order service reserves cash and quantity per order, and sequential
+  // submission keeps "sells before buys" true on its side too.
+  const submitAll = async (orders: LegOrder[]) => {
+    const done: Array<{ order: LegOrder; result: SubmitResult }> = [];
+    for (const order of orders) done.push({ order, result: await deps.orders.submit(proposal.portfolioId, order) });
+    return done;
+  };
   const sold = await submitAll(sells);
   const sellOrderIds = sold.flatMap(({ result }) => ("orderId" in result ? [result.orderId] : []));
   if (waitForSellsMs > 0 && buys.length > 0 && sellOrderIds.length > 0) await deps.orders.waitForFills(sellOrderIds, waitForSellsMs);

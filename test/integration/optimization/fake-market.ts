@@ -55,7 +55,7 @@ export class FakeMarket {
           quotes: request.symbols.flatMap((s) => this.quotes.get(s.toUpperCase()) ?? []),
           missingSymbols: request.symbols.filter((s) => !this.quotes.has(s.toUpperCase())),
         }),
-        streamQuotes: (request, context) => this.stream(request.symbols, context.signal),
+        streamQuotes: (request, context) => this.stream(request.symbols, AbortSignal.any([context.signal, context.shutdownSignal])),
       });
     };
   }
@@ -66,6 +66,6 @@ export class FakeMarket {
       const quote = this.quotes.get(symbol.toUpperCase());
       if (quote) yield { streamId: "fake", streamEpoch: "1", resumeToken: "", frame: { $case: "snapshot", value: quote } };
     }
-    await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   }
 }
