@@ -135,8 +135,10 @@ describe("orders chaos: worker processes killed during a few thousand orders", f
             quantity: String(1 + (i % 3)),
             limitPrice: kind === 3 ? "99.50" : "",
           };
-          // A retry with the same key after a transport failure is safe: it replays the order.
-          for (let attempt = 0; ; attempt++) {
+          // A retry with the same key after a failure is safe: it replays or completes the same order. Under chaos the
+          // original may still hold the key (ABORTED) or accounting may be slow (UNAVAILABLE): keep retrying a while.
+          const giveUpAt = Date.now() + 120_000;
+          for (;;) {
             try {
               await clients.orders.submitOrder(request);
               break;
@@ -146,8 +148,8 @@ describe("orders chaos: worker processes killed during a few thousand orders", f
                 refused++;
                 break;
               }
-              if (attempt > 5) throw error;
-              await sleep(200);
+              if (Date.now() > giveUpAt) throw error;
+              await sleep(500);
             }
           }
         }

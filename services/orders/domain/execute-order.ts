@@ -2,7 +2,7 @@ import type { Order, OrderEvent } from "./order";
 import { OrderError } from "./order-error";
 import type { OrderRules } from "./order-rules";
 import { transitionAll } from "./order-state-machine";
-import { instrumentSession, type QuoteInfo } from "./market-snapshot";
+import { instrumentSession, type MarketSnapshot } from "./market-snapshot";
 import { planExecution } from "./plan-execution";
 import type { Clock, MarketDataPort, OrderStore } from "./ports";
 
@@ -27,23 +27,25 @@ const MAX_ATTEMPTS = 5;
  * message, and the quote watcher for resting orders when their symbol ticks. Safe to run twice for the same
  * message: a terminal order is left alone, and the write only succeeds if the order is still at the version the
  * plan was made from (a concurrent cancel or fill makes us re-read and re-plan).
- * `quote` may be passed when the caller already holds a fresher tick than a lookup would return.
+ * `market` may be passed when the caller already holds the snapshot (the quote watcher with a streamed tick, the
+ * sweeper with one lookup per symbol); otherwise it is looked up.
  */
 export async function executeOrder(
   deps: ExecuteOrderDeps,
   orderId: string,
-  quote?: QuoteInfo,
+  known?: MarketSnapshot,
 ): Promise<ExecuteOrderResult> {
   for (let attempt = 1; ; attempt++) {
     const order = await deps.store.find(orderId);
     if (order === null) throw new OrderError("ORDER_NOT_FOUND", "order not found", [], { orderId });
-    const market = await deps.marketData.snapshot({ symbol: order.symbol });
+    // A snapshot handed in is used on the first attempt only: after a conflict the market is looked up again.
+    const market = known !== undefined && attempt === 1 ? known : await deps.marketData.snapshot({ symbol: order.symbol });
     if (market === null) {
       throw new OrderError("DEPENDENCY_UNAVAILABLE", `market data has no snapshot for ${order.symbol}`, [], { orderId });
     }
     const now = deps.clock.now();
     const plan = planExecution(order, {
-      quote: quote ?? market.quote,
+      quote: market.quote,
       tradable: market.instrument.tradable,
       sessionOpen: instrumentSession(market.instrument, now).open,
       now,

@@ -75,7 +75,8 @@ export function createOrderService(deps: OrderServiceDeps): OrderServiceImplemen
     listOrders: async (request, context) => {
       const page = await listOrders({ store }, callerOf(context.principal), {
         portfolioId: request.portfolioId,
-        statuses: request.statuses.map(statusFromWire),
+        // UNSPECIFIED in the filter means "any status", as the contract says.
+        statuses: request.statuses.filter((status) => status !== 0).map(statusFromWire),
         symbol: request.symbol,
         side: sideFromWire(request.side),
         createdFrom: request.fromTime ?? null,

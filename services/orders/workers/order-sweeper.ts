@@ -27,14 +27,24 @@ export function startOrderSweeper(options: {
 
   async function sweep(): Promise<void> {
     const expired = await expiredOrderIds(knex, schema, deps.clock.now(), SWEEP_BATCH);
-    const symbols = await options.symbolsOfWorkingOrders();
-    const working = symbols.length === 0 ? [] : await workingOrderIds(knex, schema, symbols, SWEEP_BATCH);
-    for (const orderId of new Set([...expired, ...working])) {
+    for (const orderId of expired) {
+      if (stopped) return;
+      await executeOrder(deps, orderId).catch((error: unknown) =>
+        logger.warn("sweep could not expire an order; the next sweep retries", { orderId, err: error }),
+      );
+    }
+    // Working orders, one market lookup per symbol.
+    for (const symbol of await options.symbolsOfWorkingOrders()) {
       if (stopped) return;
       try {
-        await executeOrder(deps, orderId);
+        const market = await deps.marketData.snapshot({ symbol });
+        if (market === null) continue;
+        for (const orderId of await workingOrderIds(knex, schema, [symbol], SWEEP_BATCH)) {
+          if (stopped) return;
+          await executeOrder(deps, orderId, market);
+        }
       } catch (error) {
-        logger.warn("sweep could not execute an order; the next sweep retries", { orderId, err: error });
+        logger.warn("sweep could not re-evaluate working orders; the next sweep retries", { symbol, err: error });
       }
     }
   }

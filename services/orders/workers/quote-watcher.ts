@@ -35,21 +35,39 @@ export function startQuoteWatcher(options: {
   let streaming: Promise<void> = Promise.resolve();
   const busy = new Set<string>();
 
+  // Latest unprocessed quote per symbol: a burst of ticks is evaluated once, against the newest.
+  const latest = new Map<string, Quote>();
+
   async function onQuote(quote: Quote): Promise<void> {
-    // One evaluation per symbol at a time: quotes arriving meanwhile are covered by the next one or the sweeper.
+    latest.set(quote.symbol, quote);
     if (busy.has(quote.symbol)) return;
     busy.add(quote.symbol);
     try {
-      const ids = await workingOrderIds(options.knex, options.schema, [quote.symbol], ORDERS_PER_QUOTE);
-      const info = options.toQuote(quote);
-      for (const id of ids) {
-        if (stopped) return;
-        await executeOrder(options.deps, id, info).catch((error: unknown) =>
-          logger.warn("quote watcher could not execute an order", { orderId: id, err: error }),
-        );
+      for (let next = latest.get(quote.symbol); next !== undefined && !stopped; next = latest.get(quote.symbol)) {
+        latest.delete(quote.symbol);
+        await evaluate(next);
       }
     } finally {
       busy.delete(quote.symbol);
+    }
+  }
+
+  async function evaluate(quote: Quote): Promise<void> {
+    try {
+      const ids = await workingOrderIds(options.knex, options.schema, [quote.symbol], ORDERS_PER_QUOTE);
+      if (ids.length === 0) return;
+      // The instrument (cached by the adapter) with the streamed quote, which may be newer than a lookup's.
+      const looked = await options.deps.marketData.snapshot({ symbol: quote.symbol });
+      if (looked === null) return;
+      const market = { ...looked, quote: options.toQuote(quote) };
+      for (const id of ids) {
+        if (stopped) return;
+        await executeOrder(options.deps, id, market).catch((error: unknown) =>
+          logger.warn("quote watcher could not execute an order", { orderId: id, err: error }),
+        );
+      }
+    } catch (error) {
+      logger.warn("quote watcher could not re-evaluate orders", { symbol: quote.symbol, err: error });
     }
   }
 
