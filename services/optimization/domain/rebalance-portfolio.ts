@@ -46,7 +46,8 @@ export interface RebalanceRequest {
   idempotencyKey: string;
   /** Set by RebalanceModel for every proposal of one run. */
   rebalanceId: string;
-  /** A model already loaded by the caller (RebalanceModel), to avoid reading it per portfolio. */
+  /** A model already loaded by the caller (RebalanceModel), to avoid reading it per portfolio. RebalanceModel
+   * also marks the model rebalanced once for the whole run instead of once per portfolio. */
   model?: InvestmentModel;
 }
 
@@ -102,7 +103,7 @@ export async function rebalancePortfolio(deps: RebalanceDeps, request: Rebalance
   };
   const stored = await deps.proposals.insert(proposal, request.idempotencyKey, fingerprint);
   if (stored.proposalId !== proposal.proposalId) return sameRequestOrConflict({ proposal: stored, fingerprint }, fingerprint, request.idempotencyKey);
-  await deps.models.markRebalanced(model.modelId, now);
+  if (request.model === undefined) await deps.models.markRebalanced(model.modelId, now);
   return stored;
 }
 
