@@ -71,7 +71,20 @@ export function instrumentToProto(instrument: Instrument): ProtoInstrument {
   };
 }
 
+// A quote fanned out to thousands of streams is converted once, not once per stream. Entries go away
+// with the quote objects they belong to.
+const protoQuotes = new WeakMap<SequencedQuote, ProtoQuote>();
+
 export function quoteToProto(quote: SequencedQuote, securityId: string): ProtoQuote {
+  let proto = protoQuotes.get(quote);
+  if (proto === undefined || proto.securityId !== securityId) {
+    proto = convertQuote(quote, securityId);
+    protoQuotes.set(quote, proto);
+  }
+  return proto;
+}
+
+function convertQuote(quote: SequencedQuote, securityId: string): ProtoQuote {
   return {
     symbol: quote.symbol,
     securityId,

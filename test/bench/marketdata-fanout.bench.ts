@@ -1,0 +1,228 @@
+// Quote fan-out through StreamQuotes, server in its own process, subscribers in this one:
+//   A. 1,000 subscribers × 10 ticks/s on one symbol → p99 tick-to-subscriber ≤ 150 ms, zero gaps (G6)
+//   B. 10,000 subscribers × 1 tick/s → p99 ≤ 1 s, server RSS ≤ 16 KiB per open stream, zero gaps (G7)
+//   C. A again plus one stalled subscriber → the others' p99 ≤ 1.2× A's (same run), and the stalled stream
+//      is conflated (LAGGED) instead of buffering without bound.
+// A busy second symbol is fed in A and C alike, so the stalled subscriber (which follows it) fills its
+// buffer while the comparison stays fair. Latency is the subscriber's receive time minus the tick's
+// timestamp, stamped by the feed as it sends; both run on this machine's clock.
+import { spawn, type ChildProcess } from "node:child_process";
+import { setMaxListeners } from "node:events";
+import * as path from "node:path";
+import { createChannel, createClient, Metadata, type Channel } from "nice-grpc";
+import type { Tick } from "../../generated/tradeplane/marketdata/v1/market_data";
+import { MarketDataServiceDefinition } from "../../generated/tradeplane/marketdata/v1/market_data_service";
+import { percentile, report } from "./support/report";
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
+const STREAMS_PER_CONNECTION = 500;
+const BUSY_TICKS_PER_SECOND = 200;
+const STREAM_BUFFER = 64;
+
+interface Server {
+  grpcPort: number;
+  httpPort: number;
+  token: string;
+  child: ChildProcess;
+}
+
+async function startServer(): Promise<Server> {
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(__dirname, "marketdata-server.ts")], {
+    stdio: ["pipe", "pipe", "inherit"],
+    env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify({ MARKETDATA_STREAM_BUFFER: String(STREAM_BUFFER), MARKETDATA_HEARTBEAT_INTERVAL: "5s" }) },
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (chunk) => {
+      out += chunk;
+      const newline = out.indexOf("\n");
+      if (newline >= 0) resolve(out.slice(0, newline));
+    });
+    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return { ...(JSON.parse(line) as { grpcPort: number; httpPort: number; token: string }), child };
+}
+
+async function serverRssBytes(server: Server): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
+  const match = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
+  if (!match) throw new Error("no process_resident_memory_bytes in /metrics");
+  return Number(match[1]);
+}
+
+function clientsFor(server: Server, connections: number) {
+  const metadata = new Metadata({ authorization: `Bearer ${server.token}` });
+  const channels: Channel[] = [];
+  const clients = Array.from({ length: connections }, () => {
+    // A local subchannel pool per channel gives each its own HTTP/2 connection, as separate clients would have.
+    const channel = createChannel(`127.0.0.1:${server.grpcPort}`, undefined, { "grpc.use_local_subchannel_pool": 1 });
+    channels.push(channel);
+    return createClient(MarketDataServiceDefinition, channel, { "*": { metadata } });
+  });
+  return { clients, close: () => channels.forEach((channel) => channel.close()) };
+}
+
+type Client = ReturnType<typeof clientsFor>["clients"][number];
+
+interface SubscriberStats {
+  latenciesMs: number[];
+  gaps: number;
+  lagged: number;
+  updates: number;
+}
+
+/** Open `count` streams on `symbol`, each checking seq contiguity and recording latency; resolves once all are live. */
+async function subscribe(clients: Client[], count: number, symbol: string, controller: AbortController) {
+  const stats: SubscriberStats = { latenciesMs: [], gaps: 0, lagged: 0, updates: 0 };
+  let live = 0;
+  let markLive!: () => void;
+  const allLive = new Promise<void>((resolve) => (markLive = resolve));
+  const done: Promise<void>[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const client = clients[Math.floor(index / STREAMS_PER_CONNECTION) % clients.length]!;
+    done.push(
+      (async () => {
+        let lastSeq = -1;
+        try {
+          for await (const frame of client.streamQuotes({ symbols: [symbol], resumeToken: "" }, { signal: controller.signal })) {
+            const body = frame.frame;
+            if (body?.$case === "snapshot") {
+              lastSeq = Number(body.value.seq);
+              if (++live === count) markLive();
+            } else if (body?.$case === "update") {
+              const seq = Number(body.value.seq);
+              if (lastSeq >= 0 && seq !== lastSeq + 1) stats.gaps += 1;
+              lastSeq = seq;
+              stats.updates += 1;
+              stats.latenciesMs.push(Date.now() - body.value.timestamp!.getTime());
+            } else if (body?.$case === "lagged") stats.lagged += 1;
+            else if (body?.$case === "gap") stats.gaps += 1;
+          }
+        } catch (error) {
+          if (!controller.signal.aborted) throw error;
+        }
+      })(),
+    );
+  }
+  await allLive;
+  return { stats, done: Promise.allSettled(done) };
+}
+
+let tickClock = Date.now();
+function tick(symbol: string, price: number): Tick {
+  tickClock = Math.max(Date.now(), tickClock + 1);
+  const cents = Math.round(price * 100);
+  return { symbol, bid: ((cents - 1) / 100).toFixed(2), ask: ((cents + 1) / 100).toFixed(2), last: (cents / 100).toFixed(2), bidSize: "100", askSize: "100", lastSize: "1", timestamp: new Date(tickClock) };
+}
+
+/** Feed `symbol` at `perSecond` (and the busy symbol at its rate) for `seconds`, paced against the wall clock. */
+async function feed(client: Client, symbol: string, perSecond: number, seconds: number, withBusySymbol: boolean): Promise<void> {
+  const messagesPerSecond = Math.max(perSecond, withBusySymbol ? 20 : 0);
+  const total = Math.round(seconds * messagesPerSecond);
+  const start = Date.now();
+  async function* messages() {
+    let sent = 0;
+    for (let index = 0; index < total; index += 1) {
+      const due = start + (index * 1000) / messagesPerSecond;
+      const wait = due - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const ticks: Tick[] = [];
+      // The measured symbol ticks at its own rate within the message schedule.
+      if (Math.floor(((index + 1) * perSecond) / messagesPerSecond) > sent) {
+        ticks.push(tick(symbol, 100 + (index % 50) / 100));
+        sent += 1;
+      }
+      if (withBusySymbol) for (let k = 0; k < BUSY_TICKS_PER_SECOND / messagesPerSecond; k += 1) ticks.push(tick("MSFT", 420 + (k % 10) / 100));
+      if (ticks.length > 0) yield { ticks };
+    }
+  }
+  await client.publishQuotes(messages());
+}
+
+async function scenario(server: Server, options: { subscribers: number; perSecond: number; busy: boolean; stalled: boolean }) {
+  const connections = Math.max(2, Math.ceil(options.subscribers / STREAMS_PER_CONNECTION));
+  const { clients, close } = clientsFor(server, connections + 1);
+  const feeder = clients.pop()!;
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  try {
+    // Both symbols need a quote, so every new stream starts with a SNAPSHOT (which marks it live).
+    async function* seed() {
+      yield { ticks: [tick("AAPL", 100), tick("MSFT", 420)] };
+    }
+    await feeder.publishQuotes(seed());
+    let stalledIterator: AsyncIterator<unknown> | undefined;
+    if (options.stalled) {
+      // Reads its first frame, then never again: the server must conflate it, not buffer for it.
+      stalledIterator = feeder.streamQuotes({ symbols: ["AAPL", "MSFT"], resumeToken: "" }, { signal: controller.signal })[Symbol.asyncIterator]();
+      await stalledIterator.next();
+    }
+    const rssBefore = await serverRssBytes(server);
+    const { stats, done } = await subscribe(clients, options.subscribers, "AAPL", controller);
+    const rssWithStreams = await serverRssBytes(server);
+    await feed(feeder, "AAPL", options.perSecond, SECONDS, options.busy);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    let stalledFrames = 0;
+    let stalledLagged = 0;
+    if (stalledIterator) {
+      // Now drain it: what it receives is bounded by its buffer (plus transport windows), with LAGGED notices.
+      const drainUntil = Date.now() + 3_000;
+      while (Date.now() < drainUntil) {
+        const next = await Promise.race([stalledIterator.next(), new Promise<undefined>((resolve) => setTimeout(resolve, 300))]);
+        if (!next || next.done) break;
+        stalledFrames += 1;
+        if ((next.value as { frame?: { $case: string } }).frame?.$case === "lagged") stalledLagged += 1;
+      }
+    }
+    controller.abort();
+    await done;
+    return {
+      subscribers: options.subscribers,
+      ticksPerSecond: options.perSecond,
+      expectedUpdates: options.subscribers * Math.round(SECONDS * options.perSecond),
+      updates: stats.updates,
+      gaps: stats.gaps,
+      lagged: stats.lagged,
+      latencyMs: { p50: percentile(stats.latenciesMs, 50), p99: percentile(stats.latenciesMs, 99), max: percentile(stats.latenciesMs, 100) },
+      serverRssBytes: { before: rssBefore, withStreams: rssWithStreams, perStream: (rssWithStreams - rssBefore) / options.subscribers },
+      stalled: options.stalled ? { framesAfterResuming: stalledFrames, laggedNotices: stalledLagged } : undefined,
+    };
+  } finally {
+    controller.abort();
+    close();
+  }
+}
+
+async function main(): Promise<void> {
+  const server = await startServer();
+  try {
+    const a = await scenario(server, { subscribers: 1_000, perSecond: 10, busy: true, stalled: false });
+    console.log(`  A 1k × 10/s: p50 ${a.latencyMs.p50} ms p99 ${a.latencyMs.p99} ms, ${a.updates}/${a.expectedUpdates} updates, gaps ${a.gaps}, lagged ${a.lagged}`);
+    const c = await scenario(server, { subscribers: 1_000, perSecond: 10, busy: true, stalled: true });
+    console.log(`  C 1k × 10/s + stalled: p99 ${c.latencyMs.p99} ms, gaps ${c.gaps}, stalled ${JSON.stringify(c.stalled)}`);
+    const b = await scenario(server, { subscribers: 10_000, perSecond: 1, busy: false, stalled: false });
+    console.log(`  B 10k × 1/s: p50 ${b.latencyMs.p50} ms p99 ${b.latencyMs.p99} ms, ${b.updates}/${b.expectedUpdates} updates, gaps ${b.gaps}, ${(b.serverRssBytes.perStream / 1024).toFixed(1)} KiB/stream`);
+    report({
+      name: "marketdata-fanout",
+      checks: [
+        { label: "1,000 subscribers × 10 ticks/s: p99 tick-to-subscriber", value: a.latencyMs.p99, target: 150, kind: "max", unit: " ms" },
+        { label: "1,000 subscribers × 10 ticks/s: seq gaps and conflations", value: a.gaps + a.lagged, target: 0, kind: "max", unit: "" },
+        { label: "10,000 subscribers × 1 tick/s: p99 tick-to-subscriber", value: b.latencyMs.p99, target: 1_000, kind: "max", unit: " ms" },
+        { label: "10,000 subscribers × 1 tick/s: seq gaps and conflations", value: b.gaps + b.lagged, target: 0, kind: "max", unit: "" },
+        { label: "10,000 subscribers: server RSS per open stream", value: b.serverRssBytes.perStream / 1024, target: 16, kind: "max", unit: " KiB" },
+        { label: "others' p99 with one stalled subscriber / without (same run)", value: c.latencyMs.p99 / a.latencyMs.p99, target: 1.2, kind: "max" },
+        { label: "stalled subscriber conflated (LAGGED notices received)", value: c.stalled?.laggedNotices ?? 0, target: 1, kind: "min", unit: "" },
+      ],
+      measurements: { seconds: SECONDS, streamBuffer: STREAM_BUFFER, busyTicksPerSecond: BUSY_TICKS_PER_SECOND, a, b, c, cache: process.env.REDIS_URL ? "redis" : "in-process" },
+    });
+  } finally {
+    server.child.stdin!.end();
+    await new Promise((resolve) => server.child.once("exit", resolve));
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
