@@ -37,6 +37,8 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
   const t = (name: string) => `${schema}.${name}`;
   // Balance ids of the rows loadState found, so save knows which rows to update and which to insert.
   const loadedBalanceIds = new Map<string, string>();
+  // The lot books loadState read (seq and values by lot id), so save writes only the lots that changed.
+  const loadedBooks = new Map<string, LoadedBook>();
 
   return {
     async lockPortfolios(portfolioIds) {
@@ -74,7 +76,7 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
           [t("balances"), portfolioIds, pids, sids, t("balances")],
         );
       const lots = await raw(trx, 
-          `select l.portfolio_id, l.security_id, l.side, l.lot_id, l.opened_on, l.quantity, l.cost, l.open_quantity, l.open_price
+          `select l.portfolio_id, l.security_id, l.side, l.lot_id, l.seq, l.opened_on, l.quantity, l.cost, l.open_quantity, l.open_price
              from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
              cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id) l
             order by l.portfolio_id, l.security_id, l.side, l.seq`,
@@ -93,7 +95,11 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       for (const r of lots.rows as LotSqlRow[]) {
         const key = bookKey(r.portfolio_id, r.security_id, r.side);
         const book = state.lots.get(key) ?? [];
-        book.push(toTaxLot(r));
+        const lot = toTaxLot(r);
+        let loadedBook = loadedBooks.get(key);
+        if (loadedBook === undefined) loadedBooks.set(key, (loadedBook = new Map()));
+        loadedBook.set(lot.lotId, { seq: r.seq as number, lot });
+        book.push(lot);
         state.lots.set(key, book);
       }
       for (const r of methods.rows as { portfolio_id: string; cost_basis_method: CostBasisMethod }[]) {
@@ -190,7 +196,7 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
     async save(changes) {
       await insertTransactions(trx, t, changes.transactions);
       await writeBalances(trx, t, changes, loadedBalanceIds);
-      await writeLots(trx, t, changes);
+      await writeLots(trx, t, changes, loadedBooks);
       await insertClosures(trx, t, changes);
       await writeReservations(trx, t, changes.reservations);
       await insertCashMovements(trx, t, changes.cashMovements);
@@ -215,36 +221,38 @@ const text = (d: Decimal) => d.toFixed();
 
 async function insertTransactions(trx: Knex.Transaction, t: Qualify, transactions: StoredTransaction[]): Promise<void> {
   if (transactions.length === 0) return;
-  const col = <K extends keyof StoredTransaction>(k: K) => transactions.map((x) => x[k]);
-  const { rows } = await raw(trx, 
+  const n = transactions.length;
+  const ids = new Array<string>(n), portfolioIds = new Array<string>(n), securityIds = new Array<string | null>(n);
+  const sourceIds = new Array<string>(n), statuses = new Array<string>(n), types = new Array<string>(n);
+  const quantities = new Array<string>(n), prices = new Array<string>(n), fees = new Array<string>(n), dates = new Array<string>(n);
+  const attempts = new Array<number>(n), versions = new Array<number>(n), errors = new Array<string | null>(n);
+  for (let i = 0; i < n; i++) {
+    const x = transactions[i];
+    ids[i] = x.id;
+    portfolioIds[i] = x.portfolioId;
+    securityIds[i] = x.securityId;
+    sourceIds[i] = x.sourceId;
+    statuses[i] = x.status;
+    types[i] = x.type;
+    quantities[i] = text(x.quantity);
+    prices[i] = text(x.price);
+    fees[i] = text(x.fee);
+    dates[i] = x.transactionDate;
+    attempts[i] = x.reprocessingAttempts;
+    versions[i] = x.version;
+    errors[i] = x.errorMessage === null ? null : x.errorMessage.slice(0, 255);
+  }
+  // A plain insert, not ON CONFLICT DO NOTHING: speculative insertion costs an extra index probe and a token per
+  // row. A source id a concurrent batch committed after our lookup raises unique_violation instead, which
+  // createLedgerStore turns into CONCURRENT_MODIFICATION, so the caller reruns the whole unit and then reports
+  // those items as duplicates.
+  await raw(trx,
     `insert into ?? (id, portfolio_id, security_id, source_id, status, transaction_type, quantity, price, fee, transaction_date,
                      reprocessing_attempts, version, error_message)
      select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
-                          ?::date[], ?::int[], ?::int[], ?::text[])
-     on conflict (source_id) do nothing
-     returning id`,
-    [
-      t("transactions"),
-      col("id"),
-      col("portfolioId"),
-      col("securityId"),
-      col("sourceId"),
-      col("status"),
-      col("type"),
-      transactions.map((x) => text(x.quantity)),
-      transactions.map((x) => text(x.price)),
-      transactions.map((x) => text(x.fee)),
-      col("transactionDate"),
-      col("reprocessingAttempts"),
-      col("version"),
-      transactions.map((x) => x.errorMessage?.slice(0, 255) ?? null),
-    ],
+                          ?::date[], ?::int[], ?::int[], ?::text[])`,
+    [t("transactions"), ids, portfolioIds, securityIds, sourceIds, statuses, types, quantities, prices, fees, dates, attempts, versions, errors],
   );
-  // Fewer rows than sent: a concurrent batch committed one of these source ids after our lookup. The caller
-  // reruns the whole unit, which then reports those items as duplicates.
-  if (rows.length !== transactions.length) {
-    throw new AccountingError("CONCURRENT_MODIFICATION", "a concurrent batch stored one of these source ids first");
-  }
 }
 
 async function writeBalances(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges, loaded: Map<string, string>): Promise<void> {
@@ -283,18 +291,107 @@ async function writeBalances(trx: Knex.Transaction, t: Qualify, changes: LedgerC
   }
 }
 
-async function writeLots(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges): Promise<void> {
-  const books = [...changes.state.touchedBooks].map(parseBookKey);
-  if (books.length === 0) return;
-  await raw(trx, 
-    `delete from ?? where (portfolio_id, security_id, side) in (select * from unnest(?::text[], ?::text[], ?::text[]))`,
-    [t("tax_lots"), books.map((b) => b.portfolioId), books.map((b) => b.securityId), books.map((b) => b.side)],
-  );
-  const lots: BookLot[] = [];
-  for (const book of books) {
-    (changes.state.lots.get(bookKey(book.portfolioId, book.securityId, book.side)) ?? []).forEach((lot, seq) => lots.push({ ...book, seq, lot }));
+/**
+ * Writes only what changed in the touched books: lots opened in the unit are inserted, lots it closed are
+ * deleted, lots it partly closed are updated, and untouched lots stay where they are (rewriting whole books
+ * made every trade cost as much as its book was long). Surviving lots keep their seq and new lots are numbered
+ * after the book's last one, which keeps the opening order; a book whose order that cannot express (never the
+ * case for the lot rules, which only append and remove) is rewritten whole.
+ */
+async function writeLots(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges, loaded: Map<string, LoadedBook>): Promise<void> {
+  if (changes.state.touchedBooks.size === 0) return;
+  const deletes: BookLot[] = [];
+  const updates: BookLot[] = [];
+  const inserts: BookLot[] = [];
+  const rewrites: { portfolioId: string; securityId: string; side: BookSide }[] = [];
+  for (const key of changes.state.touchedBooks) {
+    const book = parseBookKey(key);
+    const lots = changes.state.lots.get(key) ?? [];
+    const before = loaded.get(key);
+    const diff = diffBook(book, lots, before);
+    if (diff === null) {
+      rewrites.push(book);
+      lots.forEach((lot, seq) => inserts.push({ ...book, seq, lot }));
+    } else {
+      deletes.push(...diff.deletes);
+      updates.push(...diff.updates);
+      inserts.push(...diff.inserts);
+    }
   }
-  await insertLots(trx, t, lots);
+  if (rewrites.length > 0) {
+    await raw(trx,
+      `delete from ?? l using unnest(?::text[], ?::text[], ?::text[]) k(portfolio_id, security_id, side)
+        where l.portfolio_id = k.portfolio_id and l.security_id = k.security_id and l.side = k.side`,
+      [t("tax_lots"), rewrites.map((b) => b.portfolioId), rewrites.map((b) => b.securityId), rewrites.map((b) => b.side)],
+    );
+  }
+  if (deletes.length > 0) {
+    await raw(trx,
+      `delete from ?? l using unnest(?::text[], ?::text[], ?::text[], ?::text[]) k(portfolio_id, security_id, side, lot_id)
+        where l.portfolio_id = k.portfolio_id and l.security_id = k.security_id and l.side = k.side and l.lot_id = k.lot_id`,
+      [t("tax_lots"), deletes.map((l) => l.portfolioId), deletes.map((l) => l.securityId), deletes.map((l) => l.side), deletes.map((l) => l.lot.lotId)],
+    );
+  }
+  if (updates.length > 0) {
+    await raw(trx,
+      `update ?? l set quantity = u.quantity, cost = u.cost, open_quantity = u.open_quantity, open_price = u.open_price
+         from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])
+              u(portfolio_id, security_id, side, lot_id, quantity, cost, open_quantity, open_price)
+        where l.portfolio_id = u.portfolio_id and l.security_id = u.security_id and l.side = u.side and l.lot_id = u.lot_id`,
+      [
+        t("tax_lots"),
+        updates.map((l) => l.portfolioId),
+        updates.map((l) => l.securityId),
+        updates.map((l) => l.side),
+        updates.map((l) => l.lot.lotId),
+        updates.map((l) => text(l.lot.quantity)),
+        updates.map((l) => text(l.lot.cost)),
+        updates.map((l) => text(l.lot.openQuantity)),
+        updates.map((l) => text(l.lot.openPrice)),
+      ],
+    );
+  }
+  await insertLots(trx, t, inserts);
+}
+
+/** A book as loadState read it: each lot's stored seq and values, by lot id. */
+type LoadedBook = Map<string, { seq: number; lot: TaxLot }>;
+
+/** Inserts, updates and deletes turning the loaded book into `lots`, or null when seq cannot keep their order. */
+function diffBook(
+  book: { portfolioId: string; securityId: string; side: BookSide },
+  lots: TaxLot[],
+  before: LoadedBook | undefined,
+): { deletes: BookLot[]; updates: BookLot[]; inserts: BookLot[] } | null {
+  const deletes: BookLot[] = [];
+  const updates: BookLot[] = [];
+  const inserts: BookLot[] = [];
+  let lastSeq = -1;
+  if (before) for (const { seq } of before.values()) lastSeq = Math.max(lastSeq, seq);
+  let nextSeq = lastSeq + 1;
+  let previousSeq = -1;
+  const kept = new Set<string>();
+  for (const lot of lots) {
+    const old = before?.get(lot.lotId);
+    if (old === undefined) {
+      previousSeq = nextSeq;
+      inserts.push({ ...book, seq: nextSeq++, lot });
+      continue;
+    }
+    if (old.seq < previousSeq) return null;
+    previousSeq = old.seq;
+    kept.add(lot.lotId);
+    if (!sameLot(old.lot, lot)) updates.push({ ...book, seq: old.seq, lot });
+  }
+  if (before) for (const [lotId, old] of before) if (!kept.has(lotId)) deletes.push({ ...book, seq: old.seq, lot: old.lot });
+  return { deletes, updates, inserts };
+}
+
+function sameLot(a: TaxLot, b: TaxLot): boolean {
+  return (
+    a === b ||
+    (a.openedOn === b.openedOn && a.quantity.equals(b.quantity) && a.cost.equals(b.cost) && a.openQuantity.equals(b.openQuantity) && a.openPrice.equals(b.openPrice))
+  );
 }
 
 /** One open lot with its book and its position in the book (`seq` keeps the opening order). */
@@ -395,6 +492,8 @@ export interface LotSqlRow {
   security_id: string;
   side: BookSide;
   lot_id: string;
+  /** Position in the book (opening order); not every query selects it. */
+  seq?: number;
   opened_on: string;
   quantity: string;
   cost: string;
