@@ -1,7 +1,7 @@
 // SubmitOrder idempotency keys in Postgres. The claim is one arbitrated statement (INSERT … ON CONFLICT), never a
 // SELECT then INSERT, so concurrent submits with one key cannot both win.
+import Decimal from "decimal.js";
 import type { Knex } from "knex";
-import { IDEMPOTENCY_RETENTION_MS } from "../domain/idempotency-fingerprint";
 import type { IdempotencyKeys, KeyClaim } from "../domain/ports";
 
 /** Options of the Postgres idempotency key store. */
@@ -14,6 +14,7 @@ export interface PgIdempotencyKeysOptions {
 
 interface KeyRow {
   fingerprint: string;
+  held_amount: string | null;
   order_id: string;
   completed: boolean;
   claimed: boolean;
@@ -25,46 +26,41 @@ export function createPgIdempotencyKeys(options: PgIdempotencyKeysOptions): Idem
   const table = `${options.schema}.idempotency_keys`;
   return {
     async claim(portfolioId, key, fingerprint, proposedOrderId): Promise<KeyClaim> {
-      // Inserted: a new claim. On conflict the row is taken over only when its lease ran out without an order
-      // (same payload: keep its order id, so the reserve and the insert of the retry are no-ops) or when the key
-      // expired after its retention (a fresh start). Otherwise the existing row is returned unchanged.
+      // Inserted: a new claim. On conflict the row is taken over only when its lease ran out without an order and
+      // the payload is the same (the retry keeps the row's order id, so its reserve and insert are no-ops).
+      // Otherwise the existing row is returned unchanged. Keys are never reused: an order's key stays its own.
       const result = await knex.raw<{ rows: KeyRow[] }>(
         `with claimed as (
-           insert into ?? as k (portfolio_id, idempotency_key, fingerprint, order_id, lease_until, expires_at)
-           values (?, ?, ?, ?, now() + ?::float8 * interval '1 millisecond', now() + ?::float8 * interval '1 millisecond')
-           on conflict (portfolio_id, idempotency_key) do update set
-             order_id = case when k.expires_at < now() then excluded.order_id else k.order_id end,
-             fingerprint = excluded.fingerprint,
-             completed_at = case when k.expires_at < now() then null else k.completed_at end,
-             lease_until = excluded.lease_until,
-             expires_at = excluded.expires_at
-           where k.expires_at < now()
-              or (k.completed_at is null and k.lease_until < now() and k.fingerprint = excluded.fingerprint)
-           returning fingerprint, order_id::text, completed_at is not null as completed, true as claimed
+           insert into ?? as k (portfolio_id, idempotency_key, fingerprint, order_id, lease_until)
+           values (?, ?, ?, ?, now() + ?::float8 * interval '1 millisecond')
+           on conflict (portfolio_id, idempotency_key) do update set lease_until = excluded.lease_until
+           where k.completed_at is null and k.lease_until < now() and k.fingerprint = excluded.fingerprint
+           returning fingerprint, order_id::text, held_amount, completed_at is not null as completed, true as claimed
          )
          select * from claimed
          union all
-         select fingerprint, order_id::text, completed_at is not null, false from ??
+         select fingerprint, order_id::text, held_amount, completed_at is not null, false from ??
          where portfolio_id = ? and idempotency_key = ? and not exists (select 1 from claimed)`,
-        [
-          table,
-          portfolioId,
-          key,
-          fingerprint,
-          proposedOrderId,
-          leaseMs,
-          IDEMPOTENCY_RETENTION_MS,
-          table,
-          portfolioId,
-          key,
-        ],
+        [table, portfolioId, key, fingerprint, proposedOrderId, leaseMs, table, portfolioId, key],
       );
       const row = result.rows[0];
       // Lost a race with a row inserted after our statement's snapshot: ask again.
       if (row === undefined) return this.claim(portfolioId, key, fingerprint, proposedOrderId);
-      if (row.claimed) return { kind: "claimed", orderId: row.order_id };
+      if (row.claimed) {
+        return { kind: "claimed", orderId: row.order_id, heldAmount: row.held_amount === null ? null : new Decimal(row.held_amount) };
+      }
       if (row.completed) return { kind: "completed", fingerprint: row.fingerprint, orderId: row.order_id };
       return { kind: "in_flight", fingerprint: row.fingerprint };
+    },
+
+    async recordHold(portfolioId, key, orderId, amount) {
+      await knex.raw("update ?? set held_amount = ? where portfolio_id = ? and idempotency_key = ? and order_id = ?", [
+        table,
+        amount.toFixed(),
+        portfolioId,
+        key,
+        orderId,
+      ]);
     },
 
     async forget(portfolioId, key, orderId) {
@@ -74,15 +70,4 @@ export function createPgIdempotencyKeys(options: PgIdempotencyKeysOptions): Idem
       );
     },
   };
-}
-
-/** Deletes keys past their retention, a bounded batch at a time; returns how many went. */
-export async function pruneIdempotencyKeys(knex: Knex, schema: string, batch: number): Promise<number> {
-  const result = await knex.raw<{ rowCount: number }>(
-    `delete from ?? where (portfolio_id, idempotency_key) in (
-       select portfolio_id, idempotency_key from ?? where expires_at < now() limit ?
-     )`,
-    [`${schema}.idempotency_keys`, `${schema}.idempotency_keys`, batch],
-  );
-  return result.rowCount;
 }

@@ -3,9 +3,6 @@ import type Decimal from "decimal.js";
 import { OrderError } from "./order-error";
 import type { SubmitCommand } from "./submit-command";
 
-/** How long a submit key is remembered: the issue asks for at least 7 days (Hub kept 24 h). */
-export const IDEMPOTENCY_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
-
 /**
  * The fingerprint of a submit payload: sha256 over a canonical form of every field that changes what the order
  * does. Decimals are normalised ("10.0" and "10" are the same order), the symbol is upper-cased and the time in

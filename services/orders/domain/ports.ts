@@ -41,7 +41,8 @@ export interface AccountingPort {
 
 /** Outcome of claiming an idempotency key. */
 export type KeyClaim =
-  | { kind: "claimed"; orderId: string }
+  /** `heldAmount`: the hold an earlier attempt under this claim asked accounting for (null if it got that far). */
+  | { kind: "claimed"; orderId: string; heldAmount: Decimal | null }
   | { kind: "completed"; fingerprint: string; orderId: string }
   | { kind: "in_flight"; fingerprint: string };
 
@@ -53,6 +54,11 @@ export interface IdempotencyKeys {
    * fingerprint with the order id ("completed") or without ("in_flight").
    */
   claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string): Promise<KeyClaim>;
+  /**
+   * Records the hold about to be requested, before the request: if its answer is lost, the retry that takes the
+   * claim over asks for exactly the same hold (accounting refuses the same order id with another amount).
+   */
+  recordHold(portfolioId: string, key: string, orderId: string, amount: Decimal): Promise<void>;
   /** Forgets a claim whose submission failed before anything was reserved, so a corrected retry may use the key. */
   forget(portfolioId: string, key: string, orderId: string): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import type Decimal from "decimal.js";
 import { authorizePortfolio } from "./authorize-portfolio";
 import { fingerprintOf, replayOrderId } from "./idempotency-fingerprint";
 import { openOrder } from "./open-order";
@@ -85,7 +86,10 @@ async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerp
     }
     const now = deps.clock.now();
     const acceptance = validateAgainstMarket(command, market, deps.rules, now);
-    const size = sizeReservation(command, acceptance, deps.rules);
+    const sized = sizeReservation(command, acceptance, deps.rules);
+    // A takeover repeats the earlier attempt's hold exactly; a first attempt records it before asking.
+    const size = claim.heldAmount !== null ? { ...sized, amount: claim.heldAmount } : sized;
+    if (claim.heldAmount === null) await deps.keys.recordHold(command.portfolioId, command.idempotencyKey, orderId, size.amount);
     mayHoldFunds = true;
     const { reservationId } = await deps.accounting.reserve({
       orderId,
@@ -109,7 +113,7 @@ async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerp
   }
 }
 
-type Claimed = { kind: "claimed"; orderId: string } | { kind: "replay"; orderId: string };
+type Claimed = { kind: "claimed"; orderId: string; heldAmount: Decimal | null } | { kind: "replay"; orderId: string };
 
 async function claimKey(
   deps: SubmitOrderDeps,

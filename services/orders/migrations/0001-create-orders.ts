@@ -85,21 +85,21 @@ export async function up(knex: Knex, { schema }: MigrationContext): Promise<void
     [t("portfolio_seqs")],
   );
 
-  // SubmitOrder keys: claimed with a lease before anything else happens, completed in the order's transaction.
+  // SubmitOrder keys: claimed with a lease before anything else happens, completed in the order's transaction, and
+  // kept as long as the order (a key is never reused for another order).
   await knex.raw(
     `create table ?? (
       portfolio_id text not null,
       idempotency_key text not null,
       fingerprint text not null,
       order_id uuid not null,
+      held_amount numeric,
       lease_until timestamptz not null,
       completed_at timestamptz,
-      expires_at timestamptz not null,
       primary key (portfolio_id, idempotency_key)
     )`,
     [t("idempotency_keys")],
   );
-  await knex.raw("create index idempotency_keys_expiry on ?? (expires_at)", [t("idempotency_keys")]);
 
   await createOutboxTable(knex, schema);
 }

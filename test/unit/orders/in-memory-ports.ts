@@ -17,7 +17,10 @@ import type {
 export class InMemoryOrders implements OrderStore, IdempotencyKeys {
   readonly orders = new Map<string, Order>();
   readonly events: OrderEvent[] = [];
-  readonly keys = new Map<string, { fingerprint: string; orderId: string; completed: boolean; leaseExpired?: boolean }>();
+  readonly keys = new Map<
+    string,
+    { fingerprint: string; orderId: string; completed: boolean; leaseExpired?: boolean; heldAmount?: Decimal }
+  >();
   private readonly seqs = new Map<string, number>();
 
   async claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string): Promise<KeyClaim> {
@@ -26,12 +29,12 @@ export class InMemoryOrders implements OrderStore, IdempotencyKeys {
     const row = this.keys.get(id);
     if (!row) {
       this.keys.set(id, { fingerprint, orderId: proposedOrderId, completed: false });
-      return { kind: "claimed", orderId: proposedOrderId };
+      return { kind: "claimed", orderId: proposedOrderId, heldAmount: null };
     }
     if (row.completed) return { kind: "completed", fingerprint: row.fingerprint, orderId: row.orderId };
     if (row.leaseExpired && row.fingerprint === fingerprint) {
       row.leaseExpired = false;
-      return { kind: "claimed", orderId: row.orderId };
+      return { kind: "claimed", orderId: row.orderId, heldAmount: row.heldAmount ?? null };
     }
     return { kind: "in_flight", fingerprint: row.fingerprint };
   }
@@ -39,6 +42,11 @@ export class InMemoryOrders implements OrderStore, IdempotencyKeys {
   /** Lets every unfinished claim be taken over, as after its lease ran out. */
   expireLeases(): void {
     for (const row of this.keys.values()) if (!row.completed) row.leaseExpired = true;
+  }
+
+  async recordHold(portfolioId: string, key: string, orderId: string, amount: Decimal): Promise<void> {
+    const row = this.keys.get(`${portfolioId}/${key}`);
+    if (row && row.orderId === orderId) row.heldAmount = amount;
   }
 
   async forget(portfolioId: string, key: string, orderId: string): Promise<void> {
@@ -118,7 +126,11 @@ export class InMemoryAccounting implements AccountingPort {
     this.reserveCalls++;
     await Promise.resolve();
     const reservationId = `res-${request.orderId}`;
-    if (this.holds.has(request.orderId)) return { reservationId };
+    const existing = this.holds.get(request.orderId);
+    if (existing !== undefined) {
+      if (!existing.amount.eq(request.amount)) throw new OrderError("DEPENDENCY_UNAVAILABLE", "RESERVATION_EXISTS");
+      return { reservationId };
+    }
     if (request.asset === "CASH") {
       const free = this.cash.get(request.portfolioId) ?? new Decimal(0);
       if (free.lt(request.amount)) throw new OrderError("INSUFFICIENT_FUNDS", "not enough cash");

@@ -101,7 +101,7 @@ describe("orders domain: use cases", () => {
     });
 
     it("keeps the key when a reserve's answer is lost, so the retry completes the same order with one hold", async () => {
-      const { deps, store, accounting } = setup();
+      const { deps, store, accounting, marketData } = setup();
       accounting.loseNextAnswer = true;
       expect(await codeOf(submitOrder(deps, trader, input()))).to.equal("DEPENDENCY_UNAVAILABLE");
       // The claim still holds the key: a retry while it is leased waits, then reports the key in flight.
@@ -111,8 +111,11 @@ describe("orders domain: use cases", () => {
       // After the lease, a retry takes the claim over with the same order id: one hold, one order.
       const claimedId = store.keys.get(`${PORTFOLIO}/key-1`)?.orderId;
       store.expireLeases();
+      // The market moved meanwhile: the retry must still ask for the same hold, or accounting refuses the order id.
+      marketData.current = market({ quote: { ask: d("101.00"), bid: d("100.90"), last: d("101") } });
       const { order } = await submitOrder(deps, trader, input());
       expect(order.id).to.equal(claimedId);
+      expect(order.reservation.amount.toFixed()).to.equal("1050.53");
       expect(accounting.holds.size).to.equal(1);
       expect(store.orders.size).to.equal(1);
     });
