@@ -19,6 +19,7 @@ import { createTestDatabase } from "../../services/platform/database";
 import { createLogger } from "../../services/platform/logger";
 import { startServices } from "../../services/platform/runtime";
 import { FakeMarket } from "../integration/orders/fake-market-data";
+import { createIsolatedVhost } from "../chaos/isolated-vhost";
 import { percentile, report } from "./support/report";
 
 const SECRET = "bench-secret-0123456789abcdef0123456789";
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
   }
 
   const db = await createTestDatabase();
+  // Its own vhost, so other runs on the broker cannot consume this run's messages.
+  const vhost = process.env.AMQP_URL ? createIsolatedVhost(process.env.AMQP_URL, "bench") : null;
   const market = new FakeMarket();
   const symbols = Array.from({ length: SYMBOLS }, (_, i) => `B${i}${randomBytes(2).toString("hex").toUpperCase()}`);
   const securities = new Map(symbols.map((s) => [s, id24(`sb${s}`)]));
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     HTTP_PORT: "0",
     JWT_SECRET: SECRET,
     DATABASE_URL: db.url,
+    ...(vhost ? { AMQP_URL: vhost.url } : {}),
     ACCOUNTING_DAILY_DEPOSIT_LIMIT: "1000000000000",
     ORDERS_DB_POOL_MAX: "20",
     ACCOUNTING_DB_POOL_MAX: "20",
@@ -223,6 +227,7 @@ async function main(): Promise<void> {
     clients.close();
     await running.stop();
     await db.drop();
+    vhost?.drop();
   }
 }
 
