@@ -6,7 +6,7 @@
 // Every call gets a deadline (the default unless the call passes its own `deadline`), and only methods the
 // contracts mark NO_SIDE_EFFECTS or IDEMPOTENT are retried, with backoff, on UNAVAILABLE and similar transient
 // statuses. Mutations are safe to retry only because they carry idempotency keys, so the client never retries a
-// method the contract does not mark.
+// method the contract does not mark. Errors carry their google.rpc details (see `createServiceClient`).
 import {
   ChannelCredentials,
   Metadata,
@@ -19,6 +19,7 @@ import {
 } from "nice-grpc";
 import { deadlineMiddleware, type DeadlineOptions } from "nice-grpc-client-middleware-deadline";
 import { retryMiddleware, type RetryOptions } from "nice-grpc-client-middleware-retry";
+import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import { AccountingServiceDefinition } from "../../generated/tradeplane/accounting/v1/accounting_service";
 import { AllocationServiceDefinition } from "../../generated/tradeplane/accounting/v1/allocation_service";
 import { MarketDataServiceDefinition } from "../../generated/tradeplane/marketdata/v1/market_data_service";
@@ -73,12 +74,17 @@ export function createServiceClient<D extends CompatServiceDefinition>(
 ): TradeplaneClient<D> {
   const deadlineMs = options.deadlineMs ?? 5_000;
   const token = options.token;
-  const factory = createClientFactory().use(retryMiddleware).use(deadlineMiddleware);
+  // Failed calls surface as RichClientError with the google.rpc details (ErrorInfo reason, BadRequest field
+  // violations, RetryInfo) decoded into `extra`, so callers branch on stable reasons rather than messages.
+  const factory = createClientFactory().use(errorDetailsClientMiddleware).use(retryMiddleware).use(deadlineMiddleware);
   return factory.create(definition, channel, {
     "*": {
       deadline: deadlineMs,
       retryMaxAttempts: (options.retryMaxAttempts ?? 3) - 1,
       retryableStatuses: RETRYABLE,
+      // Backoff starts small because the whole call, retries included, lives within one deadline of seconds.
+      retryBaseDelayMs: 50,
+      retryMaxDelayMs: 2_000,
       metadata: token === undefined ? undefined : bearer(token),
     },
   }) as TradeplaneClient<D>;
