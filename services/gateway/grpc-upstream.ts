@@ -1,17 +1,22 @@
-// How the bridge calls the services: over gRPC, like any other client, through `runtime.client` (the peer's
-// `<SVC>_ADDRESS`, or this process's own port in the one-process mode; the channel opens on first use). Messages
-// travel as bytes the bridge already encoded from JSON, so the definitions here have identity serializers and no
-// generated code sits on the hot path.
+// How the bridge calls the services: over gRPC, like any other client. Messages travel as bytes the bridge already
+// encoded from JSON, so the definitions here have identity serializers and no generated code sits on the hot path.
+//
+// Two ways to reach a peer:
+// - `<SVC>_ADDRESS` set (the bridge deployed in front of the services): the bridge's own channel and a client with
+//   one middleware, nice-grpc-error-details' `errorDetailsClientMiddleware`. Streams pass through one layer per
+//   frame, which matters when a tick fans out to a thousand SSE subscribers.
+// - unset (the one-process mode): `runtime.client`, whose channel resolves this process's own gRPC port once it
+//   is bound. Its clients take no extra middleware, so the same error-details middleware wraps each call here.
 //
 // Authorization stays the services' job: every call carries exactly the caller's own `Authorization` header (or
-// none). The runtime's clients default to the service token, so the metadata is always passed explicitly here,
-// which replaces that default instead of merging with it.
-import { Metadata, type CompatServiceDefinition } from "nice-grpc";
-import type { ClientMiddlewareCall } from "nice-grpc-common";
+// none). The runtime's clients default to the service token, so the metadata is always passed explicitly, which
+// replaces that default instead of merging with it. Deadlines are enforced here (an abort timer), the same for
+// both paths.
+import { ChannelCredentials, createChannel, createClientFactory, Metadata, type Channel, type CompatServiceDefinition } from "nice-grpc";
+import { Status, type ClientMiddlewareCall } from "nice-grpc-common";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import type { PeerName, Runtime } from "../platform/runtime";
-import type { TradeplaneClient } from "../../clients/node";
-import { bridgeErrorOf } from "./bridge-error";
+import { BridgeError, bridgeErrorOf } from "./bridge-error";
 import type { BridgeMethod } from "./service-descriptors";
 
 export interface UpstreamCallOptions {
@@ -32,7 +37,13 @@ export interface Upstream {
   clientStream(method: BridgeMethod, requests: AsyncIterable<Uint8Array>, options: UpstreamCallOptions): Promise<Uint8Array>;
 }
 
-type RawClient = Record<string, (request: unknown, options: object) => unknown>;
+type RawMethod = (request: unknown, options: object) => unknown;
+
+interface ServiceClient {
+  methods: Record<string, RawMethod>;
+  /** True when the client already has the error-details middleware. */
+  withDetails: boolean;
+}
 
 const identity = (bytes: Uint8Array) => bytes;
 
@@ -45,61 +56,109 @@ export function peerOf(serviceTypeName: string): PeerName {
   return peer;
 }
 
-/** Builds the upstream over the runtime's lazily resolved peer channels. */
-export function createUpstream(runtime: Pick<Runtime, "client">, methods: readonly BridgeMethod[]): Upstream {
-  const clients = new Map<string, RawClient>();
-  const clientOf = (method: BridgeMethod): RawClient => {
+function rawDefinitionOf(methods: readonly BridgeMethod[]): CompatServiceDefinition {
+  const definition: Record<string, unknown> = {};
+  for (const m of methods) {
+    definition[m.descriptor.name] = {
+      path: m.grpcPath,
+      requestStream: m.kind === "client_streaming" || m.kind === "bidi_streaming",
+      responseStream: m.kind === "server_streaming" || m.kind === "bidi_streaming",
+      requestSerialize: identity,
+      requestDeserialize: identity,
+      responseSerialize: identity,
+      responseDeserialize: identity,
+      // No idempotency level: the bridge never retries; the HTTP client sees 503/429 and decides.
+      options: {},
+    };
+  }
+  return definition as CompatServiceDefinition;
+}
+
+/** Builds the upstream: own channels to configured peer addresses, the runtime's clients otherwise. */
+export function createUpstream(runtime: Pick<Runtime, "client" | "config" | "onStop">, methods: readonly BridgeMethod[]): Upstream {
+  const clients = new Map<string, ServiceClient>();
+  const channels = new Map<string, Channel>();
+  const factory = createClientFactory().use(errorDetailsClientMiddleware);
+  runtime.onStop(() => {
+    for (const channel of channels.values()) channel.close();
+  });
+
+  const clientOf = (method: BridgeMethod): ServiceClient => {
     const serviceName = method.service.typeName;
     let client = clients.get(serviceName);
     if (client === undefined) {
-      const definition: Record<string, unknown> = {};
-      for (const m of methods.filter((x) => x.service.typeName === serviceName)) {
-        definition[m.descriptor.name] = {
-          path: m.grpcPath,
-          requestStream: m.kind === "client_streaming" || m.kind === "bidi_streaming",
-          responseStream: m.kind === "server_streaming" || m.kind === "bidi_streaming",
-          requestSerialize: identity,
-          requestDeserialize: identity,
-          responseSerialize: identity,
-          responseDeserialize: identity,
-          // No idempotency level: the bridge never retries; the HTTP client sees 503/429 and decides.
-          options: {},
-        };
+      const definition = rawDefinitionOf(methods.filter((x) => x.service.typeName === serviceName));
+      const peer = peerOf(serviceName);
+      const address = runtime.config.peers[peer];
+      if (address !== undefined) {
+        let channel = channels.get(address);
+        if (channel === undefined) {
+          channel = createChannel(address, ChannelCredentials.createInsecure(), { "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+          channels.set(address, channel);
+        }
+        client = { methods: factory.create(definition, channel) as unknown as Record<string, RawMethod>, withDetails: true };
+      } else {
+        client = { methods: runtime.client(definition, peer) as unknown as Record<string, RawMethod>, withDetails: false };
       }
-      client = runtime.client(definition as CompatServiceDefinition, peerOf(serviceName)) as TradeplaneClient<CompatServiceDefinition> as unknown as RawClient;
       clients.set(serviceName, client);
     }
     return client;
   };
 
-  const callOptions = (options: UpstreamCallOptions) => {
+  /** Call options with the caller's metadata and a signal that also fires at the deadline. */
+  const callOptionsOf = (options: UpstreamCallOptions) => {
     const metadata = new Metadata();
     if (options.authorization !== undefined) metadata.set("authorization", options.authorization);
     for (const [key, value] of Object.entries(options.forward ?? {})) metadata.set(key, value);
-    return { metadata, deadline: options.timeoutMs, signal: options.signal };
+    const state: { timedOut: boolean; cleanup?: () => void } = { timedOut: false };
+    let signal = options.signal;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (options.timeoutMs !== undefined) {
+      const controller = new AbortController();
+      const abort = () => controller.abort();
+      options.signal.addEventListener("abort", abort, { once: true });
+      timer = setTimeout(() => {
+        state.timedOut = true;
+        controller.abort();
+      }, options.timeoutMs);
+      signal = controller.signal;
+      state.cleanup = () => {
+        clearTimeout(timer);
+        options.signal.removeEventListener("abort", abort);
+      };
+    }
+    // `deadline: undefined` switches off the runtime client's default deadline: the timer above is the deadline.
+    return { call: { metadata, signal, deadline: undefined }, state };
   };
 
-  // The runtime's clients take no extra middleware, so the error-details middleware (which reads
-  // `grpc-status-details-bin` from the trailer and throws RichClientError) wraps each call here.
-  function withErrorDetails(method: BridgeMethod, request: unknown, options: UpstreamCallOptions, next: ClientMiddlewareCall<unknown, unknown>["next"]) {
+  const failureOf = (error: unknown, state: { timedOut: boolean }): BridgeError =>
+    state.timedOut ? new BridgeError(Status.DEADLINE_EXCEEDED, "the deadline passed before the service answered") : bridgeErrorOf(error);
+
+  /** Runs one call through the error-details middleware when the client does not have it already. */
+  function invoke(client: ServiceClient, method: BridgeMethod, request: unknown, call: object, next: ClientMiddlewareCall<unknown, unknown>["next"]) {
+    if (client.withDetails) return next(request, call);
     const requestStream = method.kind === "client_streaming" || method.kind === "bidi_streaming";
     const responseStream = method.kind === "server_streaming" || method.kind === "bidi_streaming";
     return errorDetailsClientMiddleware(
       { method: { path: method.grpcPath, requestStream, responseStream, options: {} }, requestStream, responseStream, request, next } as ClientMiddlewareCall<unknown, unknown>,
-      callOptions(options),
+      call,
     );
   }
 
   const single = async (method: BridgeMethod, request: unknown, options: UpstreamCallOptions): Promise<Uint8Array> => {
-    const call = clientOf(method)[method.descriptor.name]!;
-    const iterator = withErrorDetails(method, request, options, async function* (req, opts) {
-      return (await call(req, opts)) as unknown;
-    });
+    const client = clientOf(method);
+    const target = client.methods[method.descriptor.name]!;
+    const { call, state } = callOptionsOf(options);
     try {
-      const result = await iterator.next();
-      return result.value as Uint8Array;
+      if (client.withDetails) return (await target(request, call)) as Uint8Array;
+      const iterator = invoke(client, method, request, call, async function* (req, opts) {
+        return (await target(req, opts)) as unknown;
+      });
+      return (await iterator.next()).value as Uint8Array;
     } catch (error) {
-      throw bridgeErrorOf(error);
+      throw failureOf(error, state);
+    } finally {
+      state.cleanup?.();
     }
   };
 
@@ -107,13 +166,20 @@ export function createUpstream(runtime: Pick<Runtime, "client">, methods: readon
     unary: single,
     clientStream: single,
     async *serverStream(method, request, options) {
-      const call = clientOf(method)[method.descriptor.name]!;
+      const client = clientOf(method);
+      const target = client.methods[method.descriptor.name]!;
+      const { call, state } = callOptionsOf(options);
       try {
-        yield* withErrorDetails(method, request, options, async function* (req, opts) {
-          yield* call(req, opts) as AsyncIterable<unknown>;
-        }) as AsyncIterable<Uint8Array>;
+        if (client.withDetails) yield* target(request, call) as AsyncIterable<Uint8Array>;
+        else {
+          yield* invoke(client, method, request, call, async function* (req, opts) {
+            yield* target(req, opts) as AsyncIterable<unknown>;
+          }) as AsyncIterable<Uint8Array>;
+        }
       } catch (error) {
-        throw bridgeErrorOf(error);
+        throw failureOf(error, state);
+      } finally {
+        state.cleanup?.();
       }
     },
   };
