@@ -1,7 +1,7 @@
 import Decimal from "decimal.js";
-import { dec, fitsStoredRange, roundToStoredScale } from "./money";
+import { fitsStoredRange, roundToStoredScale, ZERO } from "./money";
 import { balanceKey, bookKey, methodOf, type BalanceRow, type LedgerState } from "./ledger-state";
-import { applyLotTrade, type LotClosure } from "./tax-lots";
+import { applyLotTrade, type LotClosure, type TaxLot } from "./tax-lots";
 import { transactionImpact } from "./transaction-type";
 import type { ValidTransaction } from "./validate-transaction";
 
@@ -24,49 +24,62 @@ export type ApplyOutcome =
  */
 export function applyTransaction(state: LedgerState, txn: IdentifiedTransaction): ApplyOutcome {
   const impact = transactionImpact(txn.type, txn.quantity, txn.price, txn.fee);
-  const updates: BalanceRow[] = [];
+  // New row values are computed first and written only once all fit, so an ERROR item leaves the state as it was.
+  let securityRow: BalanceRow | null = null;
   if (txn.securityId !== null) {
     const row = currentRow(state, txn.portfolioId, txn.securityId);
-    updates.push({
-      ...row,
-      quantityLong: roundToStoredScale(row.quantityLong.plus(impact.longDelta ?? 0)),
-      quantityShort: roundToStoredScale(row.quantityShort.plus(impact.shortDelta ?? 0)),
+    securityRow = {
+      portfolioId: row.portfolioId,
+      securityId: row.securityId,
+      quantityLong: impact.longDelta === null ? row.quantityLong : roundToStoredScale(row.quantityLong.plus(impact.longDelta)),
+      quantityShort: impact.shortDelta === null ? row.quantityShort : roundToStoredScale(row.quantityShort.plus(impact.shortDelta)),
       version: row.version + 1,
-    });
+    };
+    if (!fitsStoredRange(securityRow.quantityLong) || !fitsStoredRange(securityRow.quantityShort)) return OVERFLOW;
   }
+  let cashRow: BalanceRow | null = null;
   if (impact.cashDelta !== null) {
     const row = currentRow(state, txn.portfolioId, null);
-    updates.push({ ...row, quantityLong: roundToStoredScale(row.quantityLong.plus(impact.cashDelta)), version: row.version + 1 });
+    cashRow = {
+      portfolioId: row.portfolioId,
+      securityId: null,
+      quantityLong: roundToStoredScale(row.quantityLong.plus(impact.cashDelta)),
+      quantityShort: row.quantityShort,
+      version: row.version + 1,
+    };
+    if (!fitsStoredRange(cashRow.quantityLong) || !fitsStoredRange(cashRow.quantityShort)) return OVERFLOW;
   }
-  if (updates.some((row) => !fitsStoredRange(row.quantityLong) || !fitsStoredRange(row.quantityShort))) {
-    return { status: "ERROR", errorMessage: "Failed to persist balance changes: numeric field overflow" };
-  }
-  for (const row of updates) {
-    const key = balanceKey(row.portfolioId, row.securityId);
-    state.balances.set(key, row);
-    state.touchedBalances.add(key);
-  }
+  if (securityRow !== null) setRow(state, securityRow);
+  if (cashRow !== null) setRow(state, cashRow);
 
-  const closures: LotClosure[] = [];
-  if (txn.securityId !== null) {
-    const side = impact.longDelta !== null ? "LONG" : "SHORT";
-    const key = bookKey(txn.portfolioId, txn.securityId, side);
-    const result = applyLotTrade(state.lots.get(key) ?? [], methodOf(state, txn.portfolioId), {
-      transactionId: txn.id,
-      portfolioId: txn.portfolioId,
-      securityId: txn.securityId,
-      date: txn.transactionDate,
-      side,
-      delta: (impact.longDelta ?? impact.shortDelta) as Decimal,
-      price: txn.price,
-      fee: txn.fee,
-      realizes: txn.type !== "IN" && txn.type !== "OUT",
-    });
-    state.lots.set(key, result.lots);
-    state.touchedBooks.add(key);
-    closures.push(...result.closures);
-  }
-  return { status: "PROC", closures };
+  // DEP and WD carry no security, hence no lot book to touch.
+  if (txn.securityId === null) return { status: "PROC", closures: NO_CLOSURES };
+  const side = impact.longDelta !== null ? "LONG" : "SHORT";
+  const key = bookKey(txn.portfolioId, txn.securityId, side);
+  const result = applyLotTrade(state.lots.get(key) ?? NO_LOTS, methodOf(state, txn.portfolioId), {
+    transactionId: txn.id,
+    portfolioId: txn.portfolioId,
+    securityId: txn.securityId,
+    date: txn.transactionDate,
+    side,
+    delta: (impact.longDelta ?? impact.shortDelta) as Decimal,
+    price: txn.price,
+    fee: txn.fee,
+    realizes: txn.type !== "IN" && txn.type !== "OUT",
+  });
+  state.lots.set(key, result.lots);
+  state.touchedBooks.add(key);
+  return { status: "PROC", closures: result.closures };
+}
+
+const OVERFLOW: ApplyOutcome = { status: "ERROR", errorMessage: "Failed to persist balance changes: numeric field overflow" };
+const NO_CLOSURES: LotClosure[] = [];
+const NO_LOTS: TaxLot[] = [];
+
+function setRow(state: LedgerState, row: BalanceRow): void {
+  const key = balanceKey(row.portfolioId, row.securityId);
+  state.balances.set(key, row);
+  state.touchedBalances.add(key);
 }
 
 /** The row as the working set has it, or a fresh zero row at version 0 (so its first write makes it 1). */
@@ -75,8 +88,8 @@ function currentRow(state: LedgerState, portfolioId: string, securityId: string 
     state.balances.get(balanceKey(portfolioId, securityId)) ?? {
       portfolioId,
       securityId,
-      quantityLong: dec(0),
-      quantityShort: dec(0),
+      quantityLong: ZERO,
+      quantityShort: ZERO,
       version: 0,
     }
   );

@@ -147,20 +147,32 @@ export async function postInSession(
     if (owner !== undefined) return { kind: "DUPLICATE", existingTransactionId: owner };
     const id = ids[nextId++];
     claimed.set(candidate.sourceId, id);
-    const applied = applyTransaction(state, { ...candidate, id });
+    // One object per item: the stored transaction is also what applyTransaction reads.
     const transaction: StoredTransaction = {
-      ...candidate,
       id,
-      status: applied.status,
+      portfolioId: candidate.portfolioId,
+      securityId: candidate.securityId,
+      sourceId: candidate.sourceId,
+      status: "PROC",
+      type: candidate.type,
+      quantity: candidate.quantity,
+      price: candidate.price,
+      fee: candidate.fee,
+      transactionDate: candidate.transactionDate,
       reprocessingAttempts: 0,
       // Inserted as NEW at version 1, then moved to its final status: version 2, as the reference returns.
       version: 2,
-      errorMessage: applied.status === "PROC" ? null : applied.errorMessage,
+      errorMessage: null,
     };
+    const applied = applyTransaction(state, transaction);
     transactions.push(transaction);
-    const itemClosures = applied.status === "PROC" ? applied.closures : [];
-    closures.push(...itemClosures);
-    return { kind: "POSTED", transaction, closures: itemClosures };
+    if (applied.status !== "PROC") {
+      transaction.status = applied.status;
+      transaction.errorMessage = applied.errorMessage;
+      return { kind: "POSTED", transaction, closures: [] };
+    }
+    for (const closure of applied.closures) closures.push(closure);
+    return { kind: "POSTED", transaction, closures: applied.closures };
   });
   return { outcomes, transactions, closures, state };
 }

@@ -1,5 +1,5 @@
 import Decimal from "decimal.js";
-import { dec, roundToStoredScale } from "./money";
+import { accountingDecimal, dec, roundToStoredScale } from "./money";
 
 /** How a disposal picks the lots it closes: oldest, newest, highest unit cost first, or the pooled average. */
 export const COST_BASIS_METHODS = ["FIFO", "LIFO", "HIFO", "AVERAGE"] as const;
@@ -75,16 +75,20 @@ export function applyLotTrade(
   trade: LotTrade,
 ): { lots: TaxLot[]; closures: LotClosure[] } {
   const bookSign = trade.side === "LONG" ? 1 : -1;
-  const delta = dec(trade.delta);
-  const amount = roundToStoredScale(delta.times(trade.price).times(bookSign).plus(trade.fee));
-  const book = lots.map((lot) => ({ ...lot }));
-  const bookQuantity = sumQuantity(book);
+  const delta = accountingDecimal(trade.delta);
+  const signedNotional = bookSign === 1 ? delta.times(trade.price) : delta.times(trade.price).negated();
+  const amount = roundToStoredScale(trade.fee.isZero() ? signedNotional : signedNotional.plus(trade.fee));
+  const bookQuantity = sumQuantity(lots);
   const closures: LotClosure[] = [];
 
   if (bookQuantity.isZero() || bookQuantity.isNegative() === delta.isNegative()) {
+    // Opening leaves the existing lots as they are: share them rather than copying each one.
     const lot = openLot(trade, delta, amount);
-    return { lots: method === "AVERAGE" ? poolLots([...book, lot]) : [...book, lot], closures };
+    return { lots: method === "AVERAGE" ? poolLots([...lots, lot]) : [...lots, lot], closures };
   }
+
+  // Closing changes lots: work on copies, so the caller's book stays as it was.
+  const book = lots.map((lot) => ({ ...lot }));
 
   const closeUnits = Decimal.min(delta.abs(), bookQuantity.abs());
   const reopens = delta.abs().greaterThan(closeUnits);
@@ -134,7 +138,7 @@ function openLot(trade: LotTrade, quantity: Decimal, cost: Decimal): TaxLot {
     quantity,
     cost,
     openQuantity: quantity,
-    openPrice: dec(trade.price),
+    openPrice: accountingDecimal(trade.price),
   };
 }
 
@@ -181,6 +185,7 @@ export function unitCost(lot: TaxLot): Decimal {
 
 /** Total open units of a book. */
 export function sumQuantity(lots: readonly TaxLot[]): Decimal {
+  if (lots.length === 1) return accountingDecimal(lots[0].quantity);
   return lots.reduce((sum, lot) => sum.plus(lot.quantity), dec(0));
 }
 

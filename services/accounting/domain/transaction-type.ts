@@ -1,5 +1,5 @@
 import Decimal from "decimal.js";
-import { dec } from "./money";
+import { accountingDecimal, ZERO } from "./money";
 
 /** The eight GlobeCo transaction type codes, in the order the reference lists them in its messages. */
 export const TRANSACTION_TYPES = ["BUY", "SELL", "SHORT", "COVER", "DEP", "WD", "IN", "OUT"] as const;
@@ -36,19 +36,18 @@ export function transactionImpact(
   type: TransactionType,
   quantity: Decimal,
   price: Decimal,
-  fee: Decimal = dec(0),
+  fee: Decimal = ZERO,
 ): TransactionImpact {
-  const q = dec(quantity);
-  const notional = q.times(price);
+  const q = accountingDecimal(quantity);
   switch (type) {
     case "BUY":
-      return { longDelta: q, shortDelta: null, cashDelta: notional.negated().minus(fee) };
+      return { longDelta: q, shortDelta: null, cashDelta: minusFee(q.times(price).negated(), fee) };
     case "SELL":
-      return { longDelta: q.negated(), shortDelta: null, cashDelta: notional.minus(fee) };
+      return { longDelta: q.negated(), shortDelta: null, cashDelta: minusFee(q.times(price), fee) };
     case "SHORT":
-      return { longDelta: null, shortDelta: q, cashDelta: notional.minus(fee) };
+      return { longDelta: null, shortDelta: q, cashDelta: minusFee(q.times(price), fee) };
     case "COVER":
-      return { longDelta: null, shortDelta: q.negated(), cashDelta: notional.negated().minus(fee) };
+      return { longDelta: null, shortDelta: q.negated(), cashDelta: minusFee(q.times(price).negated(), fee) };
     case "DEP":
       return { longDelta: null, shortDelta: null, cashDelta: q };
     case "WD":
@@ -58,4 +57,9 @@ export function transactionImpact(
     case "OUT":
       return { longDelta: q.negated(), shortDelta: null, cashDelta: null };
   }
+}
+
+/** Only fills carry a fee: skip the subtraction (and its allocation) for the fee-less rest. */
+function minusFee(amount: Decimal, fee: Decimal): Decimal {
+  return fee.isZero() ? amount : amount.minus(fee);
 }

@@ -1,5 +1,5 @@
 import Decimal from "decimal.js";
-import { dec, fitsStoredRange, parseDecimal, roundToStoredScale } from "./money";
+import { fitsStoredRange, parseDecimal, roundToStoredScale, ZERO } from "./money";
 import { isCashType, isTransactionType, TRANSACTION_TYPES, type TransactionType } from "./transaction-type";
 
 /** A transaction as a client posts it: every value still a string, the security id absent for cash. */
@@ -49,11 +49,9 @@ const TYPE_LIST = TRANSACTION_TYPES.join(", ");
  * GlobeCo returns. The uniqueness of source ids is checked later, against the store and the batch.
  */
 export function validateTransaction(input: TransactionInput, index: number): ValidationResult {
-  const requestErrors = validateRequestFields(input);
-  if (requestErrors.length > 0) return { ok: false, errors: requestErrors };
+  const { errors: requestErrors, quantity, price } = validateRequestFields(input);
+  if (requestErrors.length > 0 || quantity === null || price === null) return { ok: false, errors: requestErrors };
 
-  const quantity = parseDecimal(input.quantity === "" ? "0" : input.quantity) as Decimal;
-  const price = parseDecimal(input.price === "" ? "0" : input.price) as Decimal;
   const type = input.transactionType as TransactionType;
   const securityId = input.securityId ?? null;
   const sourceId = input.sourceId.trim();
@@ -97,14 +95,17 @@ export function validateTransaction(input: TransactionInput, index: number): Val
       type,
       quantity: storedQuantity,
       price: storedPrice,
-      fee: dec(0),
+      fee: ZERO,
       transactionDate: input.transactionDate,
     },
   };
 }
 
-/** Layer A of the reference: checks on the posted fields, every failure collected, messages verbatim. */
-function validateRequestFields(input: TransactionInput): TransactionFieldError[] {
+/**
+ * Layer A of the reference: checks on the posted fields, every failure collected, messages verbatim. Returns
+ * the parsed quantity and price too, so each decimal string is parsed once.
+ */
+function validateRequestFields(input: TransactionInput): { errors: TransactionFieldError[]; quantity: Decimal | null; price: Decimal | null } {
   const errors: TransactionFieldError[] = [];
   const securityPresent = input.securityId !== undefined && input.securityId !== null;
   if (input.portfolioId.length !== 24) {
@@ -122,11 +123,11 @@ function validateRequestFields(input: TransactionInput): TransactionFieldError[]
   }
   // A malformed number made the whole reference request fail as INVALID_JSON; over gRPC the value arrives as a
   // string, so we report it against its own item instead of rejecting the batch.
-  const quantity = input.quantity === "" ? dec(0) : parseDecimal(input.quantity);
+  const quantity = input.quantity === "" ? ZERO : parseDecimal(input.quantity);
   if (quantity === null) {
     errors.push({ field: "quantity", message: "must be a valid decimal number", value: input.quantity });
   }
-  const price = input.price === "" ? dec(0) : parseDecimal(input.price);
+  const price = input.price === "" ? ZERO : parseDecimal(input.price);
   if (price === null) {
     errors.push({ field: "price", message: "must be a valid decimal number", value: input.price });
   } else if (!price.greaterThan(0)) {
@@ -144,7 +145,7 @@ function validateRequestFields(input: TransactionInput): TransactionFieldError[]
       errors.push({ field: "securityId", message: "is required for non-cash transactions", value: "" });
     }
   }
-  return errors;
+  return { errors, quantity, price };
 }
 
 function idErrors(kind: "portfolio" | "security", id: string): string[] {
