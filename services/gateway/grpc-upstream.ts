@@ -6,14 +6,14 @@
 //   one middleware, nice-grpc-error-details' `errorDetailsClientMiddleware`. Streams pass through one layer per
 //   frame, which matters when a tick fans out to a thousand SSE subscribers.
 // - unset (the one-process mode): `runtime.client`, whose channel resolves this process's own gRPC port once it
-//   is bound. Its clients take no extra middleware, so the same error-details middleware wraps each call here.
+//   is bound; its clients (clients/node) carry the same error-details middleware.
 //
 // Authorization stays the services' job: every call carries exactly the caller's own `Authorization` header (or
 // none). The runtime's clients default to the service token, so the metadata is always passed explicitly, which
 // replaces that default instead of merging with it. Deadlines are enforced here (an abort timer), the same for
 // both paths.
 import { ChannelCredentials, createChannel, createClientFactory, Metadata, type Channel, type CompatServiceDefinition } from "nice-grpc";
-import { Status, type ClientMiddlewareCall } from "nice-grpc-common";
+import { Status } from "nice-grpc-common";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
 import type { PeerName, Runtime } from "../platform/runtime";
 import { BridgeError, bridgeErrorOf } from "./bridge-error";
@@ -39,11 +39,7 @@ export interface Upstream {
 
 type RawMethod = (request: unknown, options: object) => unknown;
 
-interface ServiceClient {
-  methods: Record<string, RawMethod>;
-  /** True when the client already has the error-details middleware. */
-  withDetails: boolean;
-}
+type ServiceClient = Record<string, RawMethod>;
 
 const identity = (bytes: Uint8Array) => bytes;
 
@@ -96,9 +92,9 @@ export function createUpstream(runtime: Pick<Runtime, "client" | "config" | "onS
           channel = createChannel(address, ChannelCredentials.createInsecure(), { "grpc.max_receive_message_length": 16 * 1024 * 1024 });
           channels.set(address, channel);
         }
-        client = { methods: factory.create(definition, channel) as unknown as Record<string, RawMethod>, withDetails: true };
+        client = factory.create(definition, channel) as unknown as ServiceClient;
       } else {
-        client = { methods: runtime.client(definition, peer) as unknown as Record<string, RawMethod>, withDetails: false };
+        client = runtime.client(definition, peer) as unknown as ServiceClient;
       }
       clients.set(serviceName, client);
     }
@@ -134,27 +130,11 @@ export function createUpstream(runtime: Pick<Runtime, "client" | "config" | "onS
   const failureOf = (error: unknown, state: { timedOut: boolean }): BridgeError =>
     state.timedOut ? new BridgeError(Status.DEADLINE_EXCEEDED, "the deadline passed before the service answered") : bridgeErrorOf(error);
 
-  /** Runs one call through the error-details middleware when the client does not have it already. */
-  function invoke(client: ServiceClient, method: BridgeMethod, request: unknown, call: object, next: ClientMiddlewareCall<unknown, unknown>["next"]) {
-    if (client.withDetails) return next(request, call);
-    const requestStream = method.kind === "client_streaming" || method.kind === "bidi_streaming";
-    const responseStream = method.kind === "server_streaming" || method.kind === "bidi_streaming";
-    return errorDetailsClientMiddleware(
-      { method: { path: method.grpcPath, requestStream, responseStream, options: {} }, requestStream, responseStream, request, next } as ClientMiddlewareCall<unknown, unknown>,
-      call,
-    );
-  }
-
   const single = async (method: BridgeMethod, request: unknown, options: UpstreamCallOptions): Promise<Uint8Array> => {
-    const client = clientOf(method);
-    const target = client.methods[method.descriptor.name]!;
+    const target = clientOf(method)[method.descriptor.name]!;
     const { call, state } = callOptionsOf(options);
     try {
-      if (client.withDetails) return (await target(request, call)) as Uint8Array;
-      const iterator = invoke(client, method, request, call, async function* (req, opts) {
-        return (await target(req, opts)) as unknown;
-      });
-      return (await iterator.next()).value as Uint8Array;
+      return (await target(request, call)) as Uint8Array;
     } catch (error) {
       throw failureOf(error, state);
     } finally {
@@ -166,16 +146,10 @@ export function createUpstream(runtime: Pick<Runtime, "client" | "config" | "onS
     unary: single,
     clientStream: single,
     async *serverStream(method, request, options) {
-      const client = clientOf(method);
-      const target = client.methods[method.descriptor.name]!;
+      const target = clientOf(method)[method.descriptor.name]!;
       const { call, state } = callOptionsOf(options);
       try {
-        if (client.withDetails) yield* target(request, call) as AsyncIterable<Uint8Array>;
-        else {
-          yield* invoke(client, method, request, call, async function* (req, opts) {
-            yield* target(req, opts) as AsyncIterable<unknown>;
-          }) as AsyncIterable<Uint8Array>;
-        }
+        yield* target(request, call) as AsyncIterable<Uint8Array>;
       } catch (error) {
         throw failureOf(error, state);
       } finally {
