@@ -1,9 +1,8 @@
 // Submits proposal legs through the order service as MARKET DAY orders keyed `<proposal_id>:<leg>`. A refusal
 // the order service names (INSUFFICIENT_FUNDS, MARKET_CLOSED, …) is that leg's result; an unreachable order
 // service fails the call (DEPENDENCY_UNAVAILABLE) so the client retries, which is safe because of the keys.
-import { ClientError, Status, type Metadata } from "nice-grpc";
-import { ErrorInfo } from "nice-grpc-error-details";
-import { Status as RpcStatus } from "nice-grpc-error-details/lib/proto/google/rpc/status";
+import { ClientError, Status } from "nice-grpc";
+import { RichClientError } from "nice-grpc-error-details";
 import { Side } from "../../../generated/tradeplane/common/v1/common";
 import type { TradeplaneClient } from "../../../clients/node";
 import type { OrderServiceDefinition } from "../../../generated/tradeplane/orders/v1/order_service";
@@ -18,25 +17,21 @@ const WORKING = new Set([OrderStatus.ORDER_STATUS_PENDING_NEW, OrderStatus.ORDER
 export function createOrderSubmitter(client: TradeplaneClient<typeof OrderServiceDefinition>, options: { pollMs: number }) {
   return {
     async submit(portfolioId: string, order: LegOrder): Promise<SubmitResult> {
-      let reason: string | undefined;
       try {
         const response = await callPeer("orders", () =>
-          client.submitOrder(
-            {
-              idempotencyKey: order.idempotencyKey,
-              portfolioId,
-              securityId: order.securityId,
-              side: order.side === "BUY" ? Side.SIDE_BUY : Side.SIDE_SELL,
-              type: OrderType.ORDER_TYPE_MARKET,
-              timeInForce: TimeInForce.TIME_IN_FORCE_DAY,
-              quantity: order.quantity.toFixed(),
-            },
-            { onTrailer: (trailer) => (reason = errorInfoReasonOf(trailer) ?? reason) },
-          ),
+          client.submitOrder({
+            idempotencyKey: order.idempotencyKey,
+            portfolioId,
+            securityId: order.securityId,
+            side: order.side === "BUY" ? Side.SIDE_BUY : Side.SIDE_SELL,
+            type: OrderType.ORDER_TYPE_MARKET,
+            timeInForce: TimeInForce.TIME_IN_FORCE_DAY,
+            quantity: order.quantity.toFixed(),
+          }),
         );
         return { orderId: response.order?.orderId ?? "", replayed: response.replayed };
       } catch (error) {
-        if (error instanceof ClientError) return { errorCode: reason ?? Status[error.code], errorMessage: error.details };
+        if (error instanceof ClientError) return { errorCode: errorInfoReasonOf(error) ?? Status[error.code], errorMessage: error.details };
         throw error;
       }
     },
@@ -53,13 +48,12 @@ export function createOrderSubmitter(client: TradeplaneClient<typeof OrderServic
   };
 }
 
-// The stable reason (INSUFFICIENT_FUNDS, …) travels in the google.rpc.ErrorInfo of the status details trailer;
-// when it is absent, the status name stands in for it.
-function errorInfoReasonOf(trailer: Metadata): string | undefined {
-  const bytes = trailer.get("grpc-status-details-bin");
-  if (bytes === undefined || typeof bytes === "string") return undefined;
-  for (const detail of RpcStatus.decode(bytes).details) {
-    if (detail.typeUrl.endsWith("/google.rpc.ErrorInfo")) return ErrorInfo.decode(detail.value).reason || undefined;
+// The stable reason (INSUFFICIENT_FUNDS, …) travels in the google.rpc.ErrorInfo detail, which the node client
+// decodes into RichClientError.extra; when it is absent, the status name stands in for it.
+function errorInfoReasonOf(error: ClientError): string | undefined {
+  if (!(error instanceof RichClientError)) return undefined;
+  for (const detail of error.extra) {
+    if (detail.$type === "google.rpc.ErrorInfo" && detail.reason !== "") return detail.reason;
   }
   return undefined;
 }
