@@ -156,17 +156,20 @@ function idErrors(kind: "portfolio" | "security", id: string): string[] {
 
 /** True for an exact 8-digit calendar date (Go's layout 20060102 checks month and day ranges too). */
 export function isYyyymmdd(text: string): boolean {
-  if (!/^\d{8}$/.test(text)) return false;
+  if (!YYYYMMDD.test(text)) return false;
   const year = Number(text.slice(0, 4));
   const month = Number(text.slice(4, 6));
   const day = Number(text.slice(6, 8));
   if (month < 1 || month > 12 || day < 1) return false;
-  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
-  const lastDay = new Date(0);
-  lastDay.setUTCFullYear(year, month, 0);
-  const daysInMonth = lastDay.getUTCDate();
+  // The proleptic Gregorian calendar, as Go's time package and JavaScript dates use it (year 0 is a leap year),
+  // computed rather than asked of a Date: this runs for every posted item.
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const daysInMonth = month === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[month - 1];
   return day <= daysInMonth;
 }
+
+const YYYYMMDD = /^\d{8}$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** The per-item failure for a source id that already exists (in the store or earlier in the same batch). */
 export function duplicateSourceIdError(sourceId: string): TransactionFieldError {
