@@ -8,10 +8,16 @@
 // timestamp, stamped by the feed as it sends; both run on this machine's clock.
 import { spawn, type ChildProcess } from "node:child_process";
 import { setMaxListeners } from "node:events";
+import * as os from "node:os";
 import * as path from "node:path";
 import { createChannel, createClient, Metadata, type Channel } from "nice-grpc";
 import type { Tick } from "../../generated/tradeplane/marketdata/v1/market_data";
-import { MarketDataServiceDefinition } from "../../generated/tradeplane/marketdata/v1/market_data_service";
+import * as grpc from "@grpc/grpc-js";
+import {
+  MarketDataServiceDefinition,
+  StreamQuotesRequest,
+  StreamQuotesResponse,
+} from "../../generated/tradeplane/marketdata/v1/market_data_service";
 import { percentile, report } from "./support/report";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
@@ -72,41 +78,57 @@ interface SubscriberStats {
   updates: number;
 }
 
-/** Open `count` streams on `symbol`, each checking seq contiguity and recording latency; resolves once all are live. */
-async function subscribe(clients: Client[], count: number, symbol: string, controller: AbortController) {
+/**
+ * Open `count` streams on `symbol` with plain grpc-js clients (the subscriber side should cost as little
+ * CPU as possible: it shares the machine with the server), each checking seq contiguity and recording
+ * latency; resolves once every stream has its SNAPSHOT.
+ */
+async function subscribe(server: Server, count: number, symbol: string, controller: AbortController) {
   const stats: SubscriberStats = { latenciesMs: [], gaps: 0, lagged: 0, updates: 0 };
+  const connections = Math.max(1, Math.ceil(count / STREAMS_PER_CONNECTION));
+  const clients = Array.from(
+    { length: connections },
+    () => new grpc.Client(`127.0.0.1:${server.grpcPort}`, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", `Bearer ${server.token}`);
+  const path = `/${MarketDataServiceDefinition.fullName}/StreamQuotes`;
+  const request = StreamQuotesRequest.fromPartial({ symbols: [symbol] });
   let live = 0;
   let markLive!: () => void;
   const allLive = new Promise<void>((resolve) => (markLive = resolve));
   const done: Promise<void>[] = [];
   for (let index = 0; index < count; index += 1) {
-    const client = clients[Math.floor(index / STREAMS_PER_CONNECTION) % clients.length]!;
-    done.push(
-      (async () => {
-        let lastSeq = -1;
-        try {
-          for await (const frame of client.streamQuotes({ symbols: [symbol], resumeToken: "" }, { signal: controller.signal })) {
-            const body = frame.frame;
-            if (body?.$case === "snapshot") {
-              lastSeq = Number(body.value.seq);
-              if (++live === count) markLive();
-            } else if (body?.$case === "update") {
-              const seq = Number(body.value.seq);
-              if (lastSeq >= 0 && seq !== lastSeq + 1) stats.gaps += 1;
-              lastSeq = seq;
-              stats.updates += 1;
-              stats.latenciesMs.push(Date.now() - body.value.timestamp!.getTime());
-            } else if (body?.$case === "lagged") stats.lagged += 1;
-            else if (body?.$case === "gap") stats.gaps += 1;
-          }
-        } catch (error) {
-          if (!controller.signal.aborted) throw error;
-        }
-      })(),
+    const call = clients[index % connections]!.makeServerStreamRequest(
+      path,
+      (value: StreamQuotesRequest) => Buffer.from(StreamQuotesRequest.encode(value).finish()),
+      (bytes: Buffer) => StreamQuotesResponse.decode(bytes),
+      request,
+      metadata,
     );
+    let lastSeq = -1;
+    call.on("data", (frame: StreamQuotesResponse) => {
+      const body = frame.frame;
+      if (body?.$case === "snapshot") {
+        lastSeq = Number(body.value.seq);
+        if (++live === count) markLive();
+      } else if (body?.$case === "update") {
+        const seq = Number(body.value.seq);
+        if (lastSeq >= 0 && seq !== lastSeq + 1) stats.gaps += 1;
+        lastSeq = seq;
+        stats.updates += 1;
+        stats.latenciesMs.push(Date.now() - body.value.timestamp!.getTime());
+      } else if (body?.$case === "lagged") stats.lagged += 1;
+      else if (body?.$case === "gap") stats.gaps += 1;
+    });
+    done.push(new Promise<void>((resolve) => call.on("close", () => resolve()).on("error", () => resolve())));
+    controller.signal.addEventListener("abort", () => call.cancel(), { once: true });
   }
   await allLive;
-  return { stats, done: Promise.allSettled(done) };
+  return {
+    stats,
+    done: Promise.all(done).then(() => clients.forEach((client) => client.close())),
+  };
 }
 
 let tickClock = Date.now();
@@ -141,9 +163,8 @@ async function feed(client: Client, symbol: string, perSecond: number, seconds: 
 }
 
 async function scenario(server: Server, options: { subscribers: number; perSecond: number; busy: boolean; stalled: boolean }) {
-  const connections = Math.max(2, Math.ceil(options.subscribers / STREAMS_PER_CONNECTION));
-  const { clients, close } = clientsFor(server, connections + 1);
-  const feeder = clients.pop()!;
+  const { clients, close } = clientsFor(server, 1);
+  const feeder = clients[0]!;
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   try {
@@ -159,7 +180,7 @@ async function scenario(server: Server, options: { subscribers: number; perSecon
       await stalledIterator.next();
     }
     const rssBefore = await serverRssBytes(server);
-    const { stats, done } = await subscribe(clients, options.subscribers, "AAPL", controller);
+    const { stats, done } = await subscribe(server, options.subscribers, "AAPL", controller);
     const rssWithStreams = await serverRssBytes(server);
     await feed(feeder, "AAPL", options.perSecond, SECONDS, options.busy);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -214,7 +235,7 @@ async function main(): Promise<void> {
         { label: "others' p99 with one stalled subscriber / without (same run)", value: c.latencyMs.p99 / a.latencyMs.p99, target: 1.2, kind: "max" },
         { label: "stalled subscriber conflated (LAGGED notices received)", value: c.stalled?.laggedNotices ?? 0, target: 1, kind: "min", unit: "" },
       ],
-      measurements: { seconds: SECONDS, streamBuffer: STREAM_BUFFER, busyTicksPerSecond: BUSY_TICKS_PER_SECOND, a, b, c, cache: process.env.REDIS_URL ? "redis" : "in-process" },
+      measurements: { loadAverage: os.loadavg(), seconds: SECONDS, streamBuffer: STREAM_BUFFER, busyTicksPerSecond: BUSY_TICKS_PER_SECOND, a, b, c, cache: process.env.REDIS_URL ? "redis" : "in-process" },
     });
   } finally {
     server.child.stdin!.end();
