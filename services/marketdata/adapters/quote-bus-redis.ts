@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { unavailable } from "../../platform/errors";
 import type { StreamBus, StreamEntry } from "../../platform/messaging";
 import type { Quote, SequencedQuote } from "../domain/quote";
 import type { QuoteBus } from "../domain/quote-bus";
@@ -89,18 +90,24 @@ export function createRedisQuoteBus(options: RedisQuoteBusOptions): QuoteBus {
 
   return {
     async publish(quote: Quote) {
-      if (redis.status !== "ready") await whenReady();
       const publishedAtMs = options.nowMs();
-      const [epoch, seq] = await publishQuote(
-        epochKey,
-        seqKey,
-        quoteStreamOf(quote.symbol),
-        String(publishedAtMs),
-        quote.symbol,
-        String(options.retentionPerSymbol),
-        quoteToJson(quote, publishedAtMs),
-      );
-      return { ...quote, epoch: Number(epoch), seq: Number(seq), publishedAtMs };
+      try {
+        if (redis.status !== "ready") await whenReady();
+        const [epoch, seq] = await publishQuote(
+          epochKey,
+          seqKey,
+          quoteStreamOf(quote.symbol),
+          String(publishedAtMs),
+          quote.symbol,
+          String(options.retentionPerSymbol),
+          quoteToJson(quote, publishedAtMs),
+        );
+        return { ...quote, epoch: Number(epoch), seq: Number(seq), publishedAtMs };
+      } catch (error) {
+        // Without the bus no seq can be assigned; the feed should retry the call (its ticks are keyed
+        // by timestamp, so ticks that did get through are rejected as stale, not counted twice).
+        throw unavailable("QUOTE_BUS_UNAVAILABLE", "the quote bus is unavailable; retry the feed later", { cause: error, retryAfterMs: 1_000 });
+      }
     },
 
     async currentEpoch() {

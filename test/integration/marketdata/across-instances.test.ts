@@ -4,7 +4,8 @@ import { register } from "../../../services/marketdata/main";
 import { metricsText } from "../../../services/platform/metrics";
 import { realUrls } from "../../support/backends";
 import { startSystem, type TestSystem } from "../../support/system";
-import { describeFrame, isUpdateOf, marketDataEnv, openStream, publish, ticksFor, type Frame } from "./support";
+import { Status } from "nice-grpc-common";
+import { describeFrame, failureOf, isUpdateOf, marketDataEnv, openStream, publish, ticksFor, type Frame } from "./support";
 
 const updateSeqs = (frames: readonly Frame[]) =>
   frames.flatMap((frame) => (frame.frame?.$case === "update" ? [Number(frame.frame.value.seq)] : []));
@@ -120,5 +121,10 @@ describe("Market data when Redis stops", function () {
     expect(batch.quotes.map((q) => q.symbol)).to.deep.equal(["T"]);
     expect(batch.missingSymbols).to.deep.equal(["NOPE"]);
     expect(await degradedCount()).to.be.greaterThan(before);
+  });
+
+  it("answers a feed with UNAVAILABLE while the quote bus is down, instead of an internal error", async () => {
+    const failure = await failureOf(publish(system!.clients, ticksFor("T", 1, 17.05, Date.now())));
+    expect(failure.code).to.equal(Status.UNAVAILABLE);
   });
 });
