@@ -11,7 +11,9 @@ export const optimizationConfigSpec = {
   solverWorkers: int({ env: "OPTIMIZATION_SOLVER_WORKERS", default: CORES, min: 0, max: 64, description: "worker threads running the solver; 0 solves on the event loop" }),
   solverTimeLimitMs: durationMs({ env: "OPTIMIZATION_SOLVER_TIME_LIMIT", default: 2_000, description: "default time budget of the cash-binding branch and bound per portfolio" }),
   maxSolverTimeLimitMs: durationMs({ env: "OPTIMIZATION_MAX_SOLVER_TIME_LIMIT", default: 30_000, description: "largest solver_time_limit_ms a request may ask for" }),
-  concurrency: int({ env: "OPTIMIZATION_CONCURRENCY", default: CORES, min: 1, max: 256, description: "portfolios RebalanceModel works on at once by default" }),
+  // Solving is bounded by the worker threads; more portfolios in flight than cores overlaps their reads and lets
+  // the proposal store write them in groups.
+  concurrency: int({ env: "OPTIMIZATION_CONCURRENCY", default: 8 * CORES, min: 1, max: 256, description: "portfolios RebalanceModel works on at once by default (reads and writes in flight; solves are bounded by the workers)" }),
   maxConcurrency: int({ env: "OPTIMIZATION_MAX_CONCURRENCY", default: 64, min: 1, max: 1024, description: "cap on a request's concurrency" }),
   maxWaitForSellsMs: durationMs({ env: "OPTIMIZATION_MAX_WAIT_FOR_SELLS", default: 30_000, description: "cap on ExecuteProposal's wait_for_sells_ms" }),
   orderPollMs: durationMs({ env: "OPTIMIZATION_ORDER_POLL", default: 200, description: "how often ExecuteProposal checks whether sells have filled" }),

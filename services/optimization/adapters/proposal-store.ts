@@ -22,6 +22,8 @@ export interface ProposalPage {
 }
 
 const UNIQUE_VIOLATION = "23505";
+// Proposals written by one grouped transaction at most (≈ 100 drift rows each): more would hold the event loop for tens of milliseconds while the statement is built.
+const GROUP_MAX = 16;
 
 /** The proposal repository over knex. */
 export function createProposalStore(knex: Knex, schema: string) {
@@ -96,6 +98,85 @@ export function createProposalStore(knex: Knex, schema: string) {
     return { proposals, next: last ? { createTime: last.createTime, proposalId: last.proposalId } : null };
   }
 
+  // One statement per table for any number of proposals: columns travel as arrays and `unnest` turns them back
+  // into rows, so the statement's size does not grow with the row count (a multi-row VALUES would need a
+  // parameter per cell). Decimals go as their exact strings and are cast to NUMERIC by Postgres.
+  async function writeProposals(trx: Knex.Transaction, list: Proposal[], idempotencyKey: string, fingerprint: string): Promise<void> {
+    const keyed = idempotencyKey !== "";
+    await trx.raw(
+      `insert into ?? (proposal_id, portfolio_id, model_id, model_version, model_name, rebalance_id, options, market_value,
+         cash_before, cash_after, objective, solver, solver_time_ms, optimality_proven, objective_lower_bound, create_time,
+         idempotency_key, request_fingerprint)
+       select *, ?::text, ?::text from unnest(?::text[], ?::text[], ?::text[], ?::int[], ?::text[], ?::text[], ?::jsonb[],
+         ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::text[], ?::float8[], ?::bool[], ?::numeric[], ?::timestamptz[])`,
+      [
+        t("proposals"),
+        keyed ? idempotencyKey : null,
+        keyed ? fingerprint : null,
+        list.map((p) => p.proposalId),
+        list.map((p) => p.portfolioId),
+        list.map((p) => p.modelId),
+        list.map((p) => p.modelVersion),
+        list.map((p) => p.modelName),
+        list.map((p) => p.rebalanceId),
+        list.map((p) => JSON.stringify(p.options)),
+        list.map((p) => p.marketValue.toFixed()),
+        list.map((p) => p.cashBefore.toFixed()),
+        list.map((p) => p.cashAfter.toFixed()),
+        list.map((p) => p.objective.toFixed()),
+        list.map((p) => p.solver),
+        list.map((p) => p.solverTimeMs),
+        list.map((p) => p.optimalityProven),
+        list.map((p) => p.objectiveLowerBound.toFixed()),
+        list.map((p) => p.createTime),
+      ],
+    );
+    const trades = list.flatMap((p) => p.trades.map((x) => ({ id: p.proposalId, x })));
+    if (trades.length > 0) {
+      await trx.raw(
+        `insert into ?? (proposal_id, leg, side, security_id, symbol, quantity, price, estimated_notional)
+         select * from unnest(?::text[], ?::int[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[])`,
+        [
+          t("proposal_trades"),
+          trades.map((r) => r.id),
+          trades.map((r) => r.x.leg),
+          trades.map((r) => r.x.side),
+          trades.map((r) => r.x.securityId),
+          trades.map((r) => r.x.symbol),
+          trades.map((r) => r.x.quantity.toFixed()),
+          trades.map((r) => r.x.price.toFixed()),
+          trades.map((r) => r.x.estimatedNotional.toFixed()),
+        ],
+      );
+    }
+    const drifts = list.flatMap((p) => p.drifts.map((x) => ({ id: p.proposalId, x })));
+    if (drifts.length > 0) {
+      await trx.raw(
+        `insert into ?? (proposal_id, security_id, target, low_drift, high_drift, quantity_before, quantity_after, price,
+           weight_before, weight_after, in_band_before, in_band_after)
+         select * from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[],
+           ?::numeric[], ?::numeric[], ?::numeric[], ?::bool[], ?::bool[])`,
+        [
+          t("proposal_drifts"),
+          drifts.map((r) => r.id),
+          drifts.map((r) => r.x.securityId),
+          drifts.map((r) => r.x.target.toFixed()),
+          drifts.map((r) => r.x.lowDrift.toFixed()),
+          drifts.map((r) => r.x.highDrift.toFixed()),
+          drifts.map((r) => r.x.quantityBefore.toFixed()),
+          drifts.map((r) => r.x.quantityAfter.toFixed()),
+          drifts.map((r) => r.x.price.toFixed()),
+          drifts.map((r) => r.x.weightBefore.toFixed()),
+          drifts.map((r) => r.x.weightAfter.toFixed()),
+          drifts.map((r) => r.x.inBandBefore),
+          drifts.map((r) => r.x.inBandAfter),
+        ],
+      );
+    }
+  }
+
+  const group = groupWriter<Proposal>((list) => knex.transaction((trx) => writeProposals(trx, list, "", "")));
+
   const byId = (proposalId: string) => retrySessionRace(async () => (await hydrate(await knex(t("proposals")).where({ proposal_id: proposalId })))[0] ?? null);
 
   return {
@@ -109,57 +190,22 @@ export function createProposalStore(knex: Knex, schema: string) {
       });
     },
 
-    /** Inserts the proposal and its children; a lost race on the idempotency key returns the winner. */
+    /**
+     * Inserts the proposal and its children; a lost race on the idempotency key returns the winner. Proposals
+     * without a key (every one of a RebalanceModel run) are written in groups: while one group's transaction is
+     * in flight the next ones queue, and the next transaction writes all of them (up to GROUP_MAX) with one
+     * statement per table, so a model-wide run costs a few dozen transactions rather than one per portfolio.
+     */
     async insert(p: Proposal, idempotencyKey: string, fingerprint: string): Promise<Proposal> {
+      if (idempotencyKey === "") {
+        await group.add(p);
+        return p;
+      }
       try {
-        await knex.transaction(async (trx) => {
-          await trx(t("proposals")).insert({
-            proposal_id: p.proposalId,
-            portfolio_id: p.portfolioId,
-            model_id: p.modelId,
-            model_version: p.modelVersion,
-            model_name: p.modelName,
-            rebalance_id: p.rebalanceId,
-            options: JSON.stringify(p.options),
-            market_value: p.marketValue.toFixed(),
-            cash_before: p.cashBefore.toFixed(),
-            cash_after: p.cashAfter.toFixed(),
-            objective: p.objective.toFixed(),
-            solver: p.solver,
-            solver_time_ms: p.solverTimeMs,
-            optimality_proven: p.optimalityProven,
-            objective_lower_bound: p.objectiveLowerBound.toFixed(),
-            create_time: p.createTime,
-            idempotency_key: idempotencyKey === "" ? null : idempotencyKey,
-            request_fingerprint: idempotencyKey === "" ? null : fingerprint,
-          });
-          if (p.trades.length > 0) {
-            await trx(t("proposal_trades")).insert(
-              p.trades.map((x) => ({ proposal_id: p.proposalId, leg: x.leg, side: x.side, security_id: x.securityId, symbol: x.symbol, quantity: x.quantity.toFixed(), price: x.price.toFixed(), estimated_notional: x.estimatedNotional.toFixed() })),
-            );
-          }
-          if (p.drifts.length > 0) {
-            await trx(t("proposal_drifts")).insert(
-              p.drifts.map((x) => ({
-                proposal_id: p.proposalId,
-                security_id: x.securityId,
-                target: x.target.toFixed(),
-                low_drift: x.lowDrift.toFixed(),
-                high_drift: x.highDrift.toFixed(),
-                quantity_before: x.quantityBefore.toFixed(),
-                quantity_after: x.quantityAfter.toFixed(),
-                price: x.price.toFixed(),
-                weight_before: x.weightBefore.toFixed(),
-                weight_after: x.weightAfter.toFixed(),
-                in_band_before: x.inBandBefore,
-                in_band_after: x.inBandAfter,
-              })),
-            );
-          }
-        });
+        await knex.transaction((trx) => writeProposals(trx, [p], idempotencyKey, fingerprint));
         return p;
       } catch (error) {
-        if ((error as { code?: string }).code === UNIQUE_VIOLATION && idempotencyKey !== "") {
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
           const winner = await knex(t("proposals")).where({ portfolio_id: p.portfolioId, idempotency_key: idempotencyKey }).first();
           if (winner !== undefined) return (await hydrate([winner]))[0];
         }
@@ -187,3 +233,34 @@ export function createProposalStore(knex: Knex, schema: string) {
 }
 
 export type ProposalStore = ReturnType<typeof createProposalStore>;
+
+/**
+ * Group commit: `add` resolves once its item is written. Items arriving while a write is in flight wait for it
+ * and then go together in the next write (at most GROUP_MAX per write). A failed write fails every item in it.
+ */
+function groupWriter<T>(write: (items: T[]) => Promise<void>) {
+  let waiting: Array<{ item: T; resolve: () => void; reject: (error: unknown) => void }> = [];
+  let writing = false;
+  const next = async (): Promise<void> => {
+    writing = true;
+    while (waiting.length > 0) {
+      const batch = waiting.slice(0, GROUP_MAX);
+      waiting = waiting.slice(GROUP_MAX);
+      try {
+        await write(batch.map((w) => w.item));
+        for (const w of batch) w.resolve();
+      } catch (error) {
+        for (const w of batch) w.reject(error);
+      }
+    }
+    writing = false;
+  };
+  return {
+    add(item: T): Promise<void> {
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ item, resolve, reject });
+        if (!writing) void next();
+      });
+    },
+  };
+}

@@ -98,3 +98,74 @@ export function buildProposal(problem: RebalanceProblem, solution: RebalanceSolu
 function weight(value: Decimal, marketValue: Decimal): Decimal {
   return value.div(marketValue).toDecimalPlaces(WEIGHT_DECIMALS, BaseDecimal.ROUND_HALF_EVEN);
 }
+
+/** ProposalContent with every amount as its exact decimal string: what a solver worker thread sends back, since
+ * Decimal objects do not survive the structured clone and building the proposal there keeps the Decimal work off
+ * the event loop. */
+export interface ProposalContentText {
+  marketValue: string;
+  cashBefore: string;
+  cashAfter: string;
+  objective: string;
+  trades: Array<{ leg: number; side: TradeSide; securityId: string; quantity: string; price: string; estimatedNotional: string }>;
+  drifts: Array<{
+    securityId: string;
+    target: string;
+    lowDrift: string;
+    highDrift: string;
+    quantityBefore: string;
+    quantityAfter: string;
+    price: string;
+    weightBefore: string;
+    weightAfter: string;
+    inBandBefore: boolean;
+    inBandAfter: boolean;
+  }>;
+}
+
+/** The text form of a proposal's content (exact: `toFixed()` without arguments never rounds). */
+export function proposalContentToText(c: ProposalContent): ProposalContentText {
+  return {
+    marketValue: c.marketValue.toFixed(),
+    cashBefore: c.cashBefore.toFixed(),
+    cashAfter: c.cashAfter.toFixed(),
+    objective: c.objective.toFixed(),
+    trades: c.trades.map((t) => ({ leg: t.leg, side: t.side, securityId: t.securityId, quantity: t.quantity.toFixed(), price: t.price.toFixed(), estimatedNotional: t.estimatedNotional.toFixed() })),
+    drifts: c.drifts.map((d) => ({
+      securityId: d.securityId,
+      target: d.target.toFixed(),
+      lowDrift: d.lowDrift.toFixed(),
+      highDrift: d.highDrift.toFixed(),
+      quantityBefore: d.quantityBefore.toFixed(),
+      quantityAfter: d.quantityAfter.toFixed(),
+      price: d.price.toFixed(),
+      weightBefore: d.weightBefore.toFixed(),
+      weightAfter: d.weightAfter.toFixed(),
+      inBandBefore: d.inBandBefore,
+      inBandAfter: d.inBandAfter,
+    })),
+  };
+}
+
+/** A proposal's content back from its text form. */
+export function proposalContentFromText(c: ProposalContentText): ProposalContent {
+  const d = (value: string) => new Decimal(value);
+  return {
+    marketValue: d(c.marketValue),
+    cashBefore: d(c.cashBefore),
+    cashAfter: d(c.cashAfter),
+    objective: d(c.objective),
+    trades: c.trades.map((t) => ({ ...t, quantity: d(t.quantity), price: d(t.price), estimatedNotional: d(t.estimatedNotional) })),
+    drifts: c.drifts.map((x) => ({
+      ...x,
+      target: d(x.target),
+      lowDrift: d(x.lowDrift),
+      highDrift: d(x.highDrift),
+      quantityBefore: d(x.quantityBefore),
+      quantityAfter: d(x.quantityAfter),
+      price: d(x.price),
+      weightBefore: d(x.weightBefore),
+      weightAfter: d(x.weightAfter),
+    })),
+  };
+}

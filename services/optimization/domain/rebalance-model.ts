@@ -1,10 +1,10 @@
 // RebalanceModel as a use case: every portfolio of a model, at most `concurrency` at a time, each result
 // yielded as soon as it completes, then a summary. Solving happens in the solver pool, so the event loop only
-// coordinates I/O. With stopOnFirstFailure, the first dependency failure stops new starts (the GlobeCo rule:
+// coordinates I/O. Instruments and prices of the model's securities are read once per run. With stopOnFirstFailure, the first dependency failure stops new starts (the GlobeCo rule:
 // a service down for one portfolio is down for all); the portfolios never started count as skipped.
 import { isDomainError, notFound } from "../../platform/errors";
 import type { Proposal, ProposalOptions } from "./proposal";
-import { rebalancePortfolio, type RebalanceDeps } from "./rebalance-portfolio";
+import { readMarket, rebalancePortfolio, type MarketSnapshot, type RebalanceDeps } from "./rebalance-portfolio";
 
 /** Why one portfolio got no proposal. */
 export interface PortfolioFailure {
@@ -66,6 +66,10 @@ export async function* rebalanceModel(
     elapsedMs: 0,
     startTime,
   };
+  // Prices are read once for the whole run: every portfolio is valued at the same moment, and a thousand
+  // portfolios do not ask market data for the same quotes a thousand times. A market data failure here fails
+  // the run (it would fail every portfolio).
+  const market: MarketSnapshot = await readMarket(deps, model.positions.map((p) => p.securityId));
   let stopped = false;
   const finished: PortfolioOutcome[] = [];
   let wake: (() => void) | null = null;
@@ -74,7 +78,7 @@ export async function* rebalanceModel(
   const runOne = async (portfolioId: string): Promise<void> => {
     let outcome: PortfolioOutcome;
     try {
-      const proposal = await rebalancePortfolio(deps, { portfolioId, modelId: model.modelId, options: request.options, idempotencyKey: "", rebalanceId, model });
+      const proposal = await rebalancePortfolio(deps, { portfolioId, modelId: model.modelId, options: request.options, idempotencyKey: "", rebalanceId, model, market });
       outcome = { portfolioId, proposal };
     } catch (error) {
       outcome = { portfolioId, failure: failureOf(error) };

@@ -2,7 +2,7 @@
 // loop), store the proposal. Reads happen before any write; the only write is one proposal insert.
 import Decimal from "decimal.js";
 import { alreadyExists, failedPrecondition, notFound } from "../../platform/errors";
-import { buildProposal } from "./build-proposal";
+import type { ProposalContent } from "./build-proposal";
 import { buildRebalanceProblem, type PortfolioSnapshot } from "./build-rebalance-problem";
 import type { InvestmentModel } from "./investment-model";
 import type { Proposal, ProposalOptions } from "./proposal";
@@ -27,7 +27,8 @@ export interface RebalanceDeps {
     /** Latest `last` price by symbol; symbols without a quote are absent. */
     prices(symbols: string[]): Promise<Map<string, Decimal>>;
   };
-  solver: { solve(problem: RebalanceProblem): Promise<{ solution: RebalanceSolution; solverTimeMs: number }> };
+  /** Solves and derives the proposal's content (trades, drifts) from the solution. */
+  solver: { solve(problem: RebalanceProblem): Promise<{ solution: RebalanceSolution; content: ProposalContent; solverTimeMs: number }> };
   proposals: {
     /** Stores a new proposal; with an idempotency key already used, returns the stored one instead. */
     insert(proposal: Proposal, idempotencyKey: string, fingerprint: string): Promise<Proposal>;
@@ -49,6 +50,30 @@ export interface RebalanceRequest {
   /** A model already loaded by the caller (RebalanceModel), to avoid reading it per portfolio. RebalanceModel
    * also marks the model rebalanced once for the whole run instead of once per portfolio. */
   model?: InvestmentModel;
+  /** Instruments and prices already read for the whole run (RebalanceModel reads the model's securities once);
+   * only securities outside it are read for this portfolio. */
+  market?: MarketSnapshot;
+}
+
+/** What market data said about a set of securities at one moment. */
+export interface MarketSnapshot {
+  /** Every security asked about, whether or not market data knows it or has a price for it. */
+  asked: ReadonlySet<string>;
+  instruments: ReadonlyMap<string, InstrumentFacts>;
+  /** Latest price by security id; securities without a quote are absent. */
+  prices: ReadonlyMap<string, Decimal>;
+}
+
+/** Reads instruments (ticker, lot) and the latest prices of `securityIds` from market data. */
+export async function readMarket(deps: Pick<RebalanceDeps, "market">, securityIds: string[]): Promise<MarketSnapshot> {
+  const instruments = await deps.market.instruments(securityIds);
+  const bySymbol = await deps.market.prices([...new Set([...instruments.values()].map((i) => i.symbol))]);
+  const prices = new Map<string, Decimal>();
+  for (const [securityId, facts] of instruments) {
+    const price = bySymbol.get(facts.symbol);
+    if (price !== undefined) prices.set(securityId, price);
+  }
+  return { asked: new Set(securityIds), instruments, prices };
 }
 
 /** Rebalances one portfolio to its model and stores the proposal. */
@@ -62,14 +87,19 @@ export async function rebalancePortfolio(deps: RebalanceDeps, request: Rebalance
   const snapshot = await deps.portfolios.snapshot(request.portfolioId);
   const held = snapshot.holdings.filter((h) => !h.quantity.isZero()).map((h) => h.securityId);
   const securityIds = [...new Set([...model.positions.map((p) => p.securityId), ...held])];
-  const instruments = await deps.market.instruments(securityIds);
-  const bySymbol = await deps.market.prices([...new Set([...instruments.values()].map((i) => i.symbol))]);
+  const known = request.market;
+  const unknown = known === undefined ? securityIds : securityIds.filter((id) => !known.asked.has(id));
+  const fresh = unknown.length > 0 ? await readMarket(deps, unknown) : null;
+  const instruments = new Map<string, InstrumentFacts>();
   const prices = new Map<string, Decimal>();
   const lots = new Map<string, Decimal>();
-  for (const [securityId, facts] of instruments) {
-    const price = bySymbol.get(facts.symbol);
-    if (price !== undefined) prices.set(securityId, price);
-    lots.set(securityId, facts.lotSize);
+  for (const part of [known, fresh]) {
+    if (!part) continue;
+    for (const [securityId, facts] of part.instruments) {
+      instruments.set(securityId, facts);
+      lots.set(securityId, facts.lotSize);
+    }
+    for (const [securityId, price] of part.prices) prices.set(securityId, price);
   }
 
   const { options } = request;
@@ -81,8 +111,7 @@ export async function rebalancePortfolio(deps: RebalanceDeps, request: Rebalance
     useLotSize: options.useLotSize,
   });
   problem.options.timeLimitMs = options.solverTimeLimitMs;
-  const { solution, solverTimeMs } = await deps.solver.solve(problem);
-  const content = buildProposal(problem, solution);
+  const { solution, content, solverTimeMs } = await deps.solver.solve(problem);
   const now = deps.now();
   const proposal: Proposal = {
     ...content,

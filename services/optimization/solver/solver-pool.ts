@@ -4,6 +4,7 @@
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { DomainError, type ErrorKind, type FieldViolation, type PreconditionViolation } from "../../platform/errors";
+import { buildProposal, proposalContentFromText, type ProposalContent, type ProposalContentText } from "../domain/build-proposal";
 import type { RebalanceProblem, RebalanceSolution } from "../domain/rebalance-problem";
 import { solveRebalance } from "../domain/solve-rebalance";
 
@@ -15,7 +16,7 @@ export interface SolveRequest {
 
 /** A worker's answer: a solution, a domain failure's fields, or an unexpected failure (a bug). */
 export type SolveReply =
-  | { id: number; ok: true; solution: RebalanceSolution; elapsedMs: number }
+  | { id: number; ok: true; solution: RebalanceSolution; content: ProposalContentText; elapsedMs: number }
   | {
       id: number;
       ok: false;
@@ -30,9 +31,11 @@ export type SolveReply =
       failure?: string;
     };
 
-/** A solution and the solver's own wall time (without queueing). */
+/** A solution, the proposal content derived from it (built beside the solve, off the event loop) and the
+ * solver's own wall time (without queueing). */
 export interface TimedSolution {
   solution: RebalanceSolution;
+  content: ProposalContent;
   solverTimeMs: number;
 }
 
@@ -120,7 +123,8 @@ function inlinePool(): SolverPool {
     async solve(problem) {
       const started = performance.now();
       const solution = solveRebalance(problem);
-      return { solution, solverTimeMs: performance.now() - started };
+      const solverTimeMs = performance.now() - started;
+      return { solution, content: buildProposal(problem, solution), solverTimeMs };
     },
     queued: () => 0,
     async close() {},
@@ -129,7 +133,7 @@ function inlinePool(): SolverPool {
 
 function settle(task: Task, reply: SolveReply): void {
   if (reply.ok) {
-    task.resolve({ solution: reply.solution, solverTimeMs: reply.elapsedMs });
+    task.resolve({ solution: reply.solution, content: proposalContentFromText(reply.content), solverTimeMs: reply.elapsedMs });
     return;
   }
   const e = reply.domainError;

@@ -2,6 +2,7 @@
 // rebalance never blocks the gRPC server's event loop. Messages are plain data both ways.
 import { parentPort } from "node:worker_threads";
 import { isDomainError } from "../../platform/errors";
+import { buildProposal, proposalContentToText } from "../domain/build-proposal";
 import { solveRebalance } from "../domain/solve-rebalance";
 import type { SolveReply, SolveRequest } from "./solver-pool";
 
@@ -10,7 +11,9 @@ parentPort?.on("message", (request: SolveRequest) => {
   let reply: SolveReply;
   try {
     const solution = solveRebalance(request.problem);
-    reply = { id: request.id, ok: true, solution, elapsedMs: performance.now() - started };
+    const elapsedMs = performance.now() - started;
+    // The proposal is built here too: its exact weights and bands are most of the Decimal work of a rebalance.
+    reply = { id: request.id, ok: true, solution, content: proposalContentToText(buildProposal(request.problem, solution)), elapsedMs };
   } catch (error) {
     reply = isDomainError(error)
       ? {
