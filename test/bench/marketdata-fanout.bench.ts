@@ -5,7 +5,9 @@
 //      is conflated (LAGGED) instead of buffering without bound.
 // A busy second symbol is fed in A and C alike, so the stalled subscriber (which follows it) fills its
 // buffer while the comparison stays fair. Latency is the subscriber's receive time minus the tick's
-// timestamp, stamped by the feed as it sends; both run on this machine's clock.
+// timestamp, stamped by the feed as it sends; both run on this machine's clock. A bare grpc-js
+// broadcaster (marketdata-raw-broadcast.ts) runs the same subscriber loads first, as the same-run
+// baseline the ratios in the JSON result are taken against.
 import { spawn, type ChildProcess } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import * as os from "node:os";
@@ -215,7 +217,61 @@ async function scenario(server: Server, options: { subscribers: number; perSecon
   }
 }
 
+/** The bare grpc-js broadcaster of marketdata-raw-broadcast.ts, driven by line commands. */
+async function startRawBaseline() {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "marketdata-raw-broadcast.ts")], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let buffered = "";
+  child.stdout!.on("data", (chunk) => {
+    buffered += chunk;
+    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      const waiter = waiting.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
+  });
+  const nextLine = () => (lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise<string>((resolve) => waiting.push(resolve)));
+  const { grpcPort } = JSON.parse(await nextLine()) as { grpcPort: number };
+  const ask = (command: string) => {
+    child.stdin!.write(`${command}\n`);
+    return nextLine();
+  };
+  return {
+    async scenario(subscribers: number, perSecond: number) {
+      const controller = new AbortController();
+      setMaxListeners(0, controller.signal);
+      const rssBefore = Number(await ask("rss"));
+      const { stats, done } = await subscribe({ grpcPort, httpPort: 0, token: "raw", child }, subscribers, "AAPL", controller);
+      const rssWithStreams = Number(await ask("rss"));
+      await ask(`run ${perSecond} ${SECONDS}`);
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      controller.abort();
+      await done;
+      return {
+        subscribers,
+        updates: stats.updates,
+        expectedUpdates: subscribers * Math.round(SECONDS * perSecond),
+        latencyMs: { p50: percentile(stats.latenciesMs, 50), p99: percentile(stats.latenciesMs, 99), max: percentile(stats.latenciesMs, 100) },
+        serverRssBytes: { before: rssBefore, withStreams: rssWithStreams, perStream: (rssWithStreams - rssBefore) / subscribers },
+      };
+    },
+    async stop() {
+      child.stdin!.end();
+      await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
 async function main(): Promise<void> {
+  const baseline = await startRawBaseline();
+  const rawA = await baseline.scenario(1_000, 10);
+  console.log(`  raw grpc-js 1k × 10/s: p50 ${rawA.latencyMs.p50} ms p99 ${rawA.latencyMs.p99} ms, ${rawA.updates}/${rawA.expectedUpdates} updates`);
+  const rawB = await baseline.scenario(10_000, 1);
+  console.log(`  raw grpc-js 10k × 1/s: p50 ${rawB.latencyMs.p50} ms p99 ${rawB.latencyMs.p99} ms, ${(rawB.serverRssBytes.perStream / 1024).toFixed(1)} KiB/stream`);
+  await baseline.stop();
   const server = await startServer();
   try {
     const a = await scenario(server, { subscribers: 1_000, perSecond: 10, busy: true, stalled: false });
@@ -224,6 +280,9 @@ async function main(): Promise<void> {
     console.log(`  C 1k × 10/s + stalled: p99 ${c.latencyMs.p99} ms, gaps ${c.gaps}, stalled ${JSON.stringify(c.stalled)}`);
     const b = await scenario(server, { subscribers: 10_000, perSecond: 1, busy: false, stalled: false });
     console.log(`  B 10k × 1/s: p50 ${b.latencyMs.p50} ms p99 ${b.latencyMs.p99} ms, ${b.updates}/${b.expectedUpdates} updates, gaps ${b.gaps}, ${(b.serverRssBytes.perStream / 1024).toFixed(1)} KiB/stream`);
+    console.log(
+      `  vs raw grpc-js: p99 ${(a.latencyMs.p99 / rawA.latencyMs.p99).toFixed(2)}× (1k), ${(b.latencyMs.p99 / rawB.latencyMs.p99).toFixed(2)}× (10k); RSS/stream ${(b.serverRssBytes.perStream / rawB.serverRssBytes.perStream).toFixed(2)}×`,
+    );
     report({
       name: "marketdata-fanout",
       checks: [
@@ -235,7 +294,15 @@ async function main(): Promise<void> {
         { label: "others' p99 with one stalled subscriber / without (same run)", value: c.latencyMs.p99 / a.latencyMs.p99, target: 1.2, kind: "max" },
         { label: "stalled subscriber conflated (LAGGED notices received)", value: c.stalled?.laggedNotices ?? 0, target: 1, kind: "min", unit: "" },
       ],
-      measurements: { loadAverage: os.loadavg(), seconds: SECONDS, streamBuffer: STREAM_BUFFER, busyTicksPerSecond: BUSY_TICKS_PER_SECOND, a, b, c, cache: process.env.REDIS_URL ? "redis" : "in-process" },
+      measurements: {
+        loadAverage: os.loadavg(),
+        rawBaseline: { a: rawA, b: rawB },
+        ratiosToRawBaseline: {
+          p99At1kSubscribers: a.latencyMs.p99 / rawA.latencyMs.p99,
+          p99At10kSubscribers: b.latencyMs.p99 / rawB.latencyMs.p99,
+          rssPerStream: b.serverRssBytes.perStream / rawB.serverRssBytes.perStream,
+        },
+        seconds: SECONDS, streamBuffer: STREAM_BUFFER, busyTicksPerSecond: BUSY_TICKS_PER_SECOND, a, b, c, cache: process.env.REDIS_URL ? "redis" : "in-process" },
     });
   } finally {
     server.child.stdin!.end();
