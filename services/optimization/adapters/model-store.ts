@@ -4,7 +4,6 @@ import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import { aborted, alreadyExists, notFound } from "../../platform/errors";
 import type { InvestmentModel } from "../domain/investment-model";
-import { retrySessionRace } from "./retry-session-race";
 
 interface ModelRow {
   model_id: string;
@@ -70,20 +69,18 @@ export function createModelStore(knex: Knex, schema: string) {
     return { models, next: last ? { createTime: last.createTime, modelId: last.modelId } : null };
   }
 
-  const one = (query: () => Knex.QueryBuilder): Promise<InvestmentModel | null> => retrySessionRace(async () => (await hydrate(await query()))[0] ?? null);
+  const one = async (query: Knex.QueryBuilder): Promise<InvestmentModel | null> => (await hydrate(await query))[0] ?? null;
 
   return {
-    get: (modelId: string) => one(() => knex(t("models")).where({ model_id: modelId })),
-    findByName: (name: string) => one(() => knex(t("models")).where({ name })),
+    get: (modelId: string) => one(knex(t("models")).where({ model_id: modelId })),
+    findByName: (name: string) => one(knex(t("models")).where({ name })),
 
-    findByPortfolio(portfolioId: string): Promise<InvestmentModel[]> {
-      return retrySessionRace(async () =>
-        hydrate(await knex(t("models")).whereIn("model_id", knex(t("model_portfolios")).select("model_id").where({ portfolio_id: portfolioId })).orderBy("create_time", "desc")),
-      );
+    async findByPortfolio(portfolioId: string): Promise<InvestmentModel[]> {
+      return hydrate(await knex(t("models")).whereIn("model_id", knex(t("model_portfolios")).select("model_id").where({ portfolio_id: portfolioId })).orderBy("create_time", "desc"));
     },
 
     list: (filter: { portfolioId: string; nameContains: string }, limit: number, after: { createTime: Date; modelId: string } | null) =>
-      retrySessionRace(() => listPage(filter, limit, after)),
+      listPage(filter, limit, after),
 
     async create(model: InvestmentModel): Promise<InvestmentModel> {
       try {

@@ -3,7 +3,6 @@
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import type { LegExecution, Proposal, ProposalOptions } from "../domain/proposal";
-import { retrySessionRace } from "./retry-session-race";
 
 /** Filters of ListProposals (empty strings and nulls match everything). */
 export interface ProposalFilter {
@@ -32,8 +31,7 @@ export function createProposalStore(knex: Knex, schema: string) {
   async function hydrate(rows: Record<string, any>[]): Promise<Proposal[]> {
     if (rows.length === 0) return [];
     const ids = rows.map((r) => r.proposal_id);
-    // Sequential on purpose: the embedded database runs one statement at a time anyway, and concurrent
-    // statements on one pool only add interleaving on its shared session.
+    // Sequential on purpose: the embedded database runs one statement at a time anyway.
     const trades = await knex(t("proposal_trades")).whereIn("proposal_id", ids).orderBy(["proposal_id", "leg"]);
     const drifts = await knex(t("proposal_drifts")).whereIn("proposal_id", ids).orderBy(["proposal_id", "security_id"]);
     const legs = await knex(t("proposal_legs")).whereIn("proposal_id", ids).orderBy(["proposal_id", "leg"]);
@@ -177,17 +175,15 @@ export function createProposalStore(knex: Knex, schema: string) {
 
   const group = groupWriter<Proposal>((list) => knex.transaction((trx) => writeProposals(trx, list, "", "")));
 
-  const byId = (proposalId: string) => retrySessionRace(async () => (await hydrate(await knex(t("proposals")).where({ proposal_id: proposalId })))[0] ?? null);
+  const byId = async (proposalId: string) => (await hydrate(await knex(t("proposals")).where({ proposal_id: proposalId })))[0] ?? null;
 
   return {
     get: byId,
 
-    findByKey(portfolioId: string, idempotencyKey: string): Promise<{ proposal: Proposal; fingerprint: string } | null> {
-      return retrySessionRace(async () => {
-        const row = await knex(t("proposals")).where({ portfolio_id: portfolioId, idempotency_key: idempotencyKey }).first();
-        if (row === undefined) return null;
-        return { proposal: (await hydrate([row]))[0], fingerprint: row.request_fingerprint };
-      });
+    async findByKey(portfolioId: string, idempotencyKey: string): Promise<{ proposal: Proposal; fingerprint: string } | null> {
+      const row = await knex(t("proposals")).where({ portfolio_id: portfolioId, idempotency_key: idempotencyKey }).first();
+      if (row === undefined) return null;
+      return { proposal: (await hydrate([row]))[0], fingerprint: row.request_fingerprint };
     },
 
     /**
@@ -214,7 +210,7 @@ export function createProposalStore(knex: Knex, schema: string) {
     },
 
     list(filter: ProposalFilter, limit: number, after: { createTime: Date; proposalId: string } | null): Promise<ProposalPage> {
-      return retrySessionRace(() => listPage(filter, limit, after));
+      return listPage(filter, limit, after);
     },
 
     /** Records leg outcomes; a leg that once got an order keeps it, a failed leg is overwritten by a retry. */
