@@ -7,8 +7,8 @@
 //
 // FAILED_PRECONDITION is 400, not 412: 412 is about HTTP conditional headers (If-Match), which the bridge does not
 // use; google.rpc.Code and grpc-gateway v2 both say 400. The reason (e.g. ORDER_NOT_CANCELLABLE) is in ErrorInfo.
-import { ClientError, Status } from "nice-grpc-common";
-import { RichClientError, type ErrorDetails } from "nice-grpc-error-details";
+import { ClientError, ServerError, Status } from "nice-grpc-common";
+import { RichClientError, RichServerError, type ErrorDetails } from "nice-grpc-error-details";
 
 /** gRPC status → HTTP status. */
 export const HTTP_STATUS_BY_GRPC_CODE: Readonly<Record<Status, number>> = {
@@ -90,11 +90,15 @@ export function gatewayError(
   return new BridgeError(grpcCode, message, details, options.httpStatus, options.headers);
 }
 
-/** Turns what a gRPC call threw (through `errorDetailsClientMiddleware`) into a BridgeError. */
+/**
+ * Turns what a call threw into a BridgeError: a gRPC call's ClientError (details decoded by
+ * `errorDetailsClientMiddleware`), or an in-process call's ServerError, which carries the same status, message and
+ * details before they would have been encoded.
+ */
 export function bridgeErrorOf(error: unknown): BridgeError {
   if (error instanceof BridgeError) return error;
-  if (error instanceof RichClientError) return new BridgeError(error.code, error.details, error.extra.map(detailJson));
-  if (error instanceof ClientError) return new BridgeError(error.code, error.details);
+  if (error instanceof RichClientError || error instanceof RichServerError) return new BridgeError(error.code, error.details, error.extra.map(detailJson));
+  if (error instanceof ClientError || error instanceof ServerError) return new BridgeError(error.code, error.details);
   if (error instanceof Error && error.name === "AbortError") return new BridgeError(Status.CANCELLED, "the call was cancelled");
   return new BridgeError(Status.INTERNAL, "internal error in the HTTP bridge");
 }

@@ -16,6 +16,7 @@ export const gatewayConfigSpec = {
   maxOpenStreams: int({ env: "GATEWAY_MAX_STREAMS", default: 10_000, min: 1, description: "concurrent streaming responses this process serves" }),
   corsOrigins: list({ env: "GATEWAY_CORS_ORIGINS", default: [], description: "origins allowed by CORS (`*` for any); empty = same-origin only" }),
   allowQueryToken: bool({ env: "GATEWAY_ALLOW_QUERY_TOKEN", default: true, description: "accept `?access_token=` on GET when there is no Authorization header (EventSource cannot send headers)" }),
+  inProcess: bool({ env: "GATEWAY_IN_PROCESS", default: true, description: "call unary methods of services running in this process directly (same auth and errors), not over gRPC" }),
   accessLog: bool({ env: "GATEWAY_ACCESS_LOG", default: true, description: "one info log line per request" }),
 };
 

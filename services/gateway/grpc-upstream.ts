@@ -1,17 +1,22 @@
 // How the bridge calls the services: over gRPC, like any other client. Messages travel as bytes the bridge already
 // encoded from JSON, so the definitions here have identity serializers and no generated code sits on the hot path.
 //
-// Two ways to reach a peer:
+// Three ways to reach a peer:
+// - the service is registered in this process (the one-process mode) and the method is unary: `invokeUnary` of
+//   the process's TradeplaneServer runs the same pipeline a gRPC call runs (auth with the caller's header, rate
+//   limit, error mapping, metrics, tracing) on message objects, without protobuf bytes or HTTP/2. It costs the
+//   bridge a fraction of a grpc-js client call (issue 7's unary benchmark). `GATEWAY_IN_PROCESS=false` turns it off.
+//   Streams stay on gRPC below: their back-pressure and cancellation already live in grpc-js and nice-grpc.
 // - `<SVC>_ADDRESS` set (the bridge deployed in front of the services): the bridge's own channel and a client with
 //   one middleware, nice-grpc-error-details' `errorDetailsClientMiddleware`. Streams pass through one layer per
 //   frame, which matters when a tick fans out to a thousand SSE subscribers.
-// - unset (the one-process mode): `runtime.client`, whose channel resolves this process's own gRPC port once it
+// - unset and not in this process: `runtime.client`, whose channel resolves this process's own gRPC port once it
 //   is bound; its clients (clients/node) carry the same error-details middleware.
 //
 // Authorization stays the services' job: every call carries exactly the caller's own `Authorization` header (or
 // none). The runtime's clients default to the service token, so the metadata is always passed explicitly, which
 // replaces that default instead of merging with it. Deadlines are enforced here (an abort timer), the same for
-// both paths.
+// every path, so a late answer reads the same whichever way the call went.
 import { ChannelCredentials, createChannel, createClientFactory, Metadata, type Channel, type CompatServiceDefinition } from "nice-grpc";
 import { Status } from "nice-grpc-common";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
@@ -32,6 +37,10 @@ export interface UpstreamCallOptions {
 
 /** Calls a method with encoded messages; failures are thrown as BridgeErrors carrying the google.rpc details. */
 export interface Upstream {
+  /** True when `method` is unary and served by this process, so `unaryInProcess` can call it without gRPC. */
+  servesInProcess(method: BridgeMethod): boolean;
+  /** Calls a unary method served by this process with a message object; failures as for `unary`. */
+  unaryInProcess(method: BridgeMethod, request: object, options: UpstreamCallOptions): Promise<Record<string, unknown>>;
   unary(method: BridgeMethod, request: Uint8Array, options: UpstreamCallOptions): Promise<Uint8Array>;
   serverStream(method: BridgeMethod, request: Uint8Array, options: UpstreamCallOptions): AsyncIterable<Uint8Array>;
   clientStream(method: BridgeMethod, requests: AsyncIterable<Uint8Array>, options: UpstreamCallOptions): Promise<Uint8Array>;
@@ -70,9 +79,23 @@ function rawDefinitionOf(methods: readonly BridgeMethod[]): CompatServiceDefinit
   return definition as CompatServiceDefinition;
 }
 
-/** Builds the upstream: own channels to configured peer addresses, the runtime's clients otherwise. */
-export function createUpstream(runtime: Pick<Runtime, "client" | "config" | "onStop">, methods: readonly BridgeMethod[]): Upstream {
+export interface UpstreamOptions {
+  /** Call unary methods of services registered in this process in-process (false: always over gRPC). */
+  inProcess: boolean;
+}
+
+/**
+ * Builds the upstream: own channels to configured peer addresses, in-process calls to unary methods of services in
+ * this process, the runtime's clients otherwise.
+ */
+export function createUpstream(
+  runtime: Pick<Runtime, "client" | "config" | "onStop" | "grpc">,
+  methods: readonly BridgeMethod[],
+  options: UpstreamOptions = { inProcess: true },
+): Upstream {
   const clients = new Map<string, ServiceClient>();
+  // Decided on first use: calls come after listen(), when every service of the process has been added.
+  const inProcess = new Map<BridgeMethod, boolean>();
   const channels = new Map<string, Channel>();
   const factory = createClientFactory().use(errorDetailsClientMiddleware);
   runtime.onStop(() => {
@@ -143,6 +166,28 @@ export function createUpstream(runtime: Pick<Runtime, "client" | "config" | "onS
   };
 
   return {
+    servesInProcess(method) {
+      let served = inProcess.get(method);
+      if (served === undefined) {
+        served =
+          options.inProcess &&
+          method.kind === "unary" &&
+          runtime.config.peers[peerOf(method.service.typeName)] === undefined &&
+          runtime.grpc.servesUnary(method.grpcPath);
+        inProcess.set(method, served);
+      }
+      return served;
+    },
+    async unaryInProcess(method, request, options) {
+      const { call, state } = callOptionsOf(options);
+      try {
+        return (await runtime.grpc.invokeUnary(method.grpcPath, request, { metadata: call.metadata, signal: call.signal })) as Record<string, unknown>;
+      } catch (error) {
+        throw failureOf(error, state);
+      } finally {
+        state.cleanup?.();
+      }
+    },
     unary: single,
     clientStream: single,
     async *serverStream(method, request, options) {

@@ -1,7 +1,8 @@
 // The HTTP/JSON bridge: one handler for every RPC of every service. It finds the route (route-table.ts), builds
-// the request from path, query and body (request-binding.ts), encodes it (message-json.ts), calls the service
-// over gRPC with the caller's own token (grpc-upstream.ts), and answers with proto3 JSON, an event stream, or an
-// AIP-193 error (bridge-error.ts). Nothing here knows any particular service.
+// the request from path, query and body (request-binding.ts), validates it as proto3 JSON (message-json.ts), calls
+// the service with the caller's own token (grpc-upstream.ts: in-process for unary methods of services in this
+// process, with message objects from message-objects.ts; over gRPC with encoded bytes otherwise), and answers
+// with proto3 JSON, an event stream, or an AIP-193 error (bridge-error.ts). Nothing here knows any particular service.
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Status } from "nice-grpc-common";
@@ -12,6 +13,7 @@ import { bridgeMetrics } from "./bridge-metrics";
 import type { GatewayConfig } from "./config";
 import { createCors } from "./cors";
 import { decodeToJson, encodeJsonMessage, fieldByJsonKey, type JsonCodecOptions } from "./message-json";
+import { messageObjectFromJson, messageObjectToJson } from "./message-objects";
 import { bindRequest } from "./request-binding";
 import { parseJsonBody, readBody, readNdjsonLines } from "./request-body";
 import type { Route, RouteTable } from "./route-table";
@@ -49,17 +51,24 @@ export function createBridgeHandler(deps: BridgeDependencies): HttpHandler {
     return { authorization, forward, timeoutMs, signal };
   };
 
-  const requestJson = async (request: IncomingMessage, url: URL, route: Route, pathParams: Map<string, string>): Promise<Uint8Array> => {
+  /** The request in proto3 JSON form, from path, query and body as the route binds them. */
+  const requestJson = async (request: IncomingMessage, url: URL, route: Route, pathParams: Map<string, string>): Promise<unknown> => {
     const bodyAllowed = route.binding === undefined || route.binding.body !== "";
     const body = bodyAllowed ? parseJsonBody(await readBody(request, config.maxBodyBytes)) : undefined;
     const lastEventId = header(request, "last-event-id");
-    const json = bindRequest({ route, pathParams, query: url.searchParams, body, lastEventId, strict: config.strictJson });
-    return encodeJsonMessage(route.method.input, json, codec);
+    return bindRequest({ route, pathParams, query: url.searchParams, body, lastEventId, strict: config.strictJson });
   };
 
-  const serveUnary = async (request: IncomingMessage, response: ServerResponse, route: Route, message: Uint8Array, call: UpstreamCallOptions) => {
-    const reply = await upstream.unary(route.method, message, call);
-    sendJson(response, 200, selectResponseBody(route, decodeToJson(route.method.output, reply, codec)));
+  const serveUnary = async (response: ServerResponse, route: Route, json: unknown, call: UpstreamCallOptions) => {
+    const method = route.method;
+    if (upstream.servesInProcess(method)) {
+      // Same validation and same JSON writer as below, message objects instead of bytes in between.
+      const reply = await upstream.unaryInProcess(method, messageObjectFromJson(method.input, json, codec), call);
+      sendJson(response, 200, selectResponseBody(route, messageObjectToJson(method.output, reply, codec)));
+      return;
+    }
+    const reply = await upstream.unary(method, encodeJsonMessage(method.input, json, codec), call);
+    sendJson(response, 200, selectResponseBody(route, decodeToJson(method.output, reply, codec)));
   };
 
   const serveClientStream = async (request: IncomingMessage, response: ServerResponse, url: URL, route: Route, pathParams: Map<string, string>, call: UpstreamCallOptions) => {
@@ -144,9 +153,11 @@ export function createBridgeHandler(deps: BridgeDependencies): HttpHandler {
     const call = callOptionsOf(request, url, requestId, abort.signal, timeoutMs);
     switch (method.kind) {
       case "unary":
-        return serveUnary(request, response, route, await requestJson(request, url, route, pathParams), call);
-      case "server_streaming":
-        return serveServerStream(request, response, route, await requestJson(request, url, route, pathParams), call, rpc);
+        return serveUnary(response, route, await requestJson(request, url, route, pathParams), call);
+      case "server_streaming": {
+        const message = encodeJsonMessage(method.input, await requestJson(request, url, route, pathParams), codec);
+        return serveServerStream(request, response, route, message, call, rpc);
+      }
       case "client_streaming":
         return serveClientStream(request, response, url, route, pathParams, call);
       case "bidi_streaming":

@@ -1,6 +1,7 @@
 // The gateway's composition root: the HTTP/JSON bridge for every RPC, `/openapi.json` and `/docs`, and the
-// dashboard at `/`, all on the runtime's HTTP server. It serves no gRPC of its own: it calls the services over
-// gRPC (this process's port in the one-process mode, `<SVC>_ADDRESS` when they run elsewhere).
+// dashboard at `/`, all on the runtime's HTTP server. It serves no gRPC of its own: it calls the services in this
+// process through the gRPC server's in-process pipeline (unary) or port (streams), and at `<SVC>_ADDRESS` when
+// they run elsewhere.
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { startServices, type RunningService, type Runtime } from "../platform/runtime";
@@ -17,7 +18,7 @@ export async function register(runtime: Runtime): Promise<void> {
   const config = loadGatewayConfig(runtime.env);
   const descriptors = loadServiceDescriptors();
   const routes = createRouteTable(descriptors.methods);
-  const upstream = createUpstream(runtime, descriptors.methods);
+  const upstream = createUpstream(runtime, descriptors.methods, { inProcess: config.inProcess });
 
   const openApiText = JSON.stringify(buildOpenApiDocument(descriptors));
   runtime.http.route("GET", "/openapi.json", (_request, response) => {

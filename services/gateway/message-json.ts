@@ -2,7 +2,7 @@
 // mapping): camelCase names out, both camelCase and proto names in, int64 as strings, enums by name, Timestamps as
 // RFC 3339. Decimal fields are proto strings, so they stay JSON strings both ways; a JSON number sent for one is
 // rejected rather than silently rounded through a double.
-import { fromBinary, fromJson, toBinary, toJson, type DescField, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, toBinary, toJson, type DescField, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { Status } from "nice-grpc-common";
 import { gatewayError, type FieldViolation } from "./bridge-error";
 
@@ -15,6 +15,11 @@ export interface JsonCodecOptions {
 
 /** Validates a request in proto3 JSON form and encodes it; bad input throws a 400 BridgeError naming the field. */
 export function encodeJsonMessage(desc: DescMessage, json: unknown, options: JsonCodecOptions): Uint8Array {
+  return toBinary(desc, parseJsonMessage(desc, json, options));
+}
+
+/** Validates a request in proto3 JSON form and parses it; bad input throws a 400 BridgeError naming the field. */
+export function parseJsonMessage(desc: DescMessage, json: unknown, options: JsonCodecOptions): Message {
   if (json === null || typeof json !== "object" || Array.isArray(json)) {
     throw gatewayError(Status.INVALID_ARGUMENT, "INVALID_REQUEST_BODY", `the request must be a JSON object (${desc.typeName})`);
   }
@@ -30,7 +35,7 @@ export function encodeJsonMessage(desc: DescMessage, json: unknown, options: Jso
     }
   }
   try {
-    return toBinary(desc, fromJson(desc, json as JsonValue, { ignoreUnknownFields: !options.strict }));
+    return fromJson(desc, json as JsonValue, { ignoreUnknownFields: !options.strict });
   } catch (error) {
     const cause = (error as { cause?: { field?: () => { name: string; kind: string } } }).cause;
     const field = typeof cause?.field === "function" ? cause.field() : undefined;

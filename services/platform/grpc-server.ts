@@ -10,6 +10,12 @@
 // generator middleware, nice-grpc's per-call AbortController, listeners and metadata copies cost more CPU than
 // grpc-js itself on a small call. Streaming calls keep nice-grpc's own handlers and the same steps as middleware.
 // Handlers see the same context and the same statuses, details and trailers either way.
+//
+// `invokeUnary` runs that same unary pipeline for a caller in this process (the HTTP bridge in the one-process
+// mode): the request object goes straight to the handler and the response object comes straight back, without
+// protobuf encoding or HTTP/2, and a failure is thrown as the ServerError (RichServerError with its google.rpc
+// details) a remote caller would have received. Auth reads the caller's own `authorization` metadata, so what a
+// caller may do does not depend on where it sits.
 import * as grpc from '@grpc/grpc-js';
 import { context as otelContext, type Span, type TextMapGetter } from '@opentelemetry/api';
 import type { CompatServiceDefinition, MethodDefinition, ServiceImplementation } from 'nice-grpc';
@@ -90,6 +96,16 @@ export interface ShutdownOptions {
   graceMs?: number;
 }
 
+/** How a caller in this process calls a unary method (`invokeUnary`). */
+export interface InProcessCallOptions {
+  /** What a remote caller would send as metadata: `authorization`, `traceparent`, `x-request-id`, ... */
+  metadata?: Metadata;
+  /** Cancels the call, as a remote client's cancellation would (the invocation rejects with CANCELLED). */
+  signal?: AbortSignal;
+  /** The call's deadline (epoch ms or Date): the handler's signal aborts then and the invocation rejects with DEADLINE_EXCEEDED. */
+  deadline?: Date | number;
+}
+
 export interface TradeplaneServer {
   add<S extends CompatServiceDefinition>(
     definition: S,
@@ -98,6 +114,15 @@ export interface TradeplaneServer {
   ): void;
   /** Binds `host:port` (port 0 picks a free one), runs the first health probes, and returns the bound port. */
   listen(host: string, port: number): Promise<number>;
+  /** True when an application service added here implements `path` (`/pkg.Service/Method`) as a unary method. */
+  servesUnary(path: string): boolean;
+  /**
+   * Calls a unary method of a service added here, through the same pipeline as a gRPC call (telemetry, metrics,
+   * error mapping, deadline, auth from `metadata`, rate limit), and returns its response object as a remote caller
+   * would decode it. Throws the ServerError (RichServerError with details) a remote caller would get. Serves only
+   * while the server is listening, like the gRPC port.
+   */
+  invokeUnary(path: string, request: unknown, options?: InProcessCallOptions): Promise<unknown>;
   /** grpc.health.v1 status of a fully-qualified service name, or of the whole server for "". */
   healthStatus(service?: string): ServingStatus;
   /** Reports NOT_SERVING for every service, so load balancers stop sending new calls. */
@@ -302,14 +327,14 @@ function answerUnary(method: UnaryMethod, call: UnaryCall, callContext: UnaryCal
   if (call.cancelled) throw callEndedBeforeStart();
   if (method.authenticator === undefined) return method.implementation(call.request, callContext as never);
   const principal = authenticate(method.authenticator, headerOf(call.metadata, 'authorization'));
-  if (principal instanceof Promise) return principal.then((verified) => authorized(method, call, callContext, verified));
-  return authorized(method, call, callContext, principal);
+  if (principal instanceof Promise) return principal.then((verified) => authorized(method, call.request, callContext, verified));
+  return authorized(method, call.request, callContext, principal);
 }
 
-function authorized(method: UnaryMethod, call: UnaryCall, callContext: UnaryCallContext, principal: Principal): unknown {
+function authorized(method: UnaryMethod, request: unknown, callContext: AuthCallContext, principal: Principal): unknown {
   callContext.principal = principal;
   if (method.limiter !== undefined) enforceRateLimit(method.limiter, principal);
-  return method.implementation(call.request, callContext as never);
+  return method.implementation(request, callContext as never);
 }
 
 async function fail(
@@ -329,6 +354,152 @@ async function fail(
   endServerSpan(span, code, details);
   const trailer = callContext.end();
   callback({ code, details, ...(trailer === undefined ? {} : { metadata: trailer }) });
+}
+
+// In-process unary calls: the same steps for a caller in this process, with request and response objects.
+
+/** A unary method served in this process, with the ts-proto normalizers that stand in for decode/encode. */
+interface InProcessMethod extends UnaryMethod {
+  /** The request as the handler would have decoded it (`fromPartial`: defaults filled, unknown keys dropped). */
+  readonly normalizeRequest: (request: unknown) => unknown;
+  /** The response as a remote caller would have decoded it. */
+  readonly normalizeResponse: (response: unknown) => unknown;
+}
+
+const asIs = (message: unknown): unknown => message;
+
+/** What a handler sees of an in-process call: the caller's metadata and signal; header and trailer go nowhere. */
+class InProcessCallContext implements CallContext, TradeplaneCallContext {
+  principal: Principal = ANONYMOUS_PRINCIPAL;
+  readonly peer = 'in-process';
+  readonly abortOnTerminate = noop;
+  private headerWritten: Metadata | undefined;
+  private trailerWritten: Metadata | undefined;
+
+  constructor(
+    readonly metadata: Metadata,
+    readonly signal: AbortSignal,
+    readonly shutdownSignal: AbortSignal,
+  ) {}
+
+  get header(): Metadata {
+    this.headerWritten ??= Metadata();
+    return this.headerWritten;
+  }
+
+  get trailer(): Metadata {
+    this.trailerWritten ??= Metadata();
+    return this.trailerWritten;
+  }
+
+  sendHeader(): void {}
+}
+
+const metadataTraceHeaders: TextMapGetter<Metadata> = {
+  get: (metadata, key) => metadata.get(key) as string | undefined,
+  keys: (metadata) => Array.from(metadata, ([key]) => key),
+};
+
+const inProcessPeer = (): string => 'in-process';
+const NO_METADATA = Metadata();
+const NEVER_ABORTED = new AbortController().signal;
+
+/** The error a remote caller sees when it gives up: its own deadline, or its cancellation. */
+function callerGaveUp(deadlinePassed: boolean): ServerError {
+  return deadlinePassed
+    ? new ServerError(Status.DEADLINE_EXCEEDED, 'the deadline passed before the service answered')
+    : new ServerError(Status.CANCELLED, 'the call was cancelled');
+}
+
+/**
+ * Runs an in-process call. The handler's signal aborts at the deadline or when the caller cancels, and the
+ * invocation then rejects at once, as a remote client's call would, while the handler finishes in the background
+ * (its outcome is still counted and traced, as the gRPC path does for a call whose client left).
+ */
+function invokeInProcess(method: InProcessMethod, request: unknown, options: InProcessCallOptions): Promise<unknown> {
+  const deadlineMs = options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
+  if (options.signal === undefined && deadlineMs === undefined) return serveInProcess(method, request, options.metadata ?? NO_METADATA, NEVER_ABORTED);
+  const controller = new AbortController();
+  let deadlinePassed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const caller = options.signal;
+  const onCancel = (): void => controller.abort();
+  if (caller?.aborted === true) controller.abort();
+  else caller?.addEventListener('abort', onCancel, { once: true });
+  if (deadlineMs !== undefined && !controller.signal.aborted) {
+    const remainingMs = deadlineMs - Date.now();
+    if (remainingMs <= 0) deadlinePassed = true;
+    else timer = setTimeout(() => {
+      deadlinePassed = true;
+      controller.abort();
+    }, remainingMs);
+  }
+  if (deadlinePassed) controller.abort();
+  return new Promise((resolve, reject) => {
+    const settle = (): void => {
+      clearTimeout(timer);
+      caller?.removeEventListener('abort', onCancel);
+      controller.signal.removeEventListener('abort', gaveUp);
+    };
+    const gaveUp = (): void => {
+      settle();
+      reject(callerGaveUp(deadlinePassed));
+    };
+    if (controller.signal.aborted) {
+      // Like a call whose deadline passed before it reached the server: nothing runs.
+      gaveUp();
+      return;
+    }
+    controller.signal.addEventListener('abort', gaveUp, { once: true });
+    serveInProcess(method, request, options.metadata ?? NO_METADATA, controller.signal).then(
+      (response) => {
+        settle();
+        resolve(response);
+      },
+      (error: unknown) => {
+        settle();
+        reject(error);
+      },
+    );
+  });
+}
+
+/** serveUnary for a caller in this process: the same steps, objects in and out, the mapped error thrown. */
+async function serveInProcess(method: InProcessMethod, request: unknown, metadata: Metadata, signal: AbortSignal): Promise<unknown> {
+  const startedAtMs = method.metrics.start();
+  const { span, context: traceContext } = startServerSpan(method.path, metadata, metadataTraceHeaders, inProcessPeer);
+  const callContext = new InProcessCallContext(metadata, signal, method.shutdownSignal);
+  let response: unknown;
+  try {
+    response = await otelContext.with(traceContext, answerInProcess, undefined, method, request, callContext);
+    if (response === undefined || response === null) throw new Error(`${method.path} returned no response`);
+    response = method.normalizeResponse(response);
+  } catch (error) {
+    const mapped = otelContext.with(traceContext, mapError, undefined, error, method.path, signal.aborted, method.logger);
+    const code = statusOf(mapped);
+    const details = mapped instanceof ServerError ? mapped.details : code === Status.CANCELLED ? 'The operation was cancelled' : 'Unknown server error occurred';
+    method.metrics.finish(code, startedAtMs);
+    endServerSpan(span, code, details);
+    throw mapped instanceof ServerError ? mapped : new ServerError(code, details);
+  }
+  method.metrics.finish(Status.OK, startedAtMs);
+  endServerSpan(span, Status.OK);
+  return response;
+}
+
+function answerInProcess(method: InProcessMethod, request: unknown, callContext: InProcessCallContext): unknown {
+  if (callContext.signal.aborted) throw callEndedBeforeStart();
+  const decoded = method.normalizeRequest(request);
+  if (method.authenticator === undefined) return method.implementation(decoded, callContext as never);
+  const principal = authenticate(method.authenticator, callContext.metadata.get('authorization') as string | undefined);
+  if (principal instanceof Promise) return principal.then((verified) => authorized(method, decoded, callContext, verified));
+  return authorized(method, decoded, callContext, principal);
+}
+
+/** ts-proto's `fromPartial` of a message type, when the definition is ts-proto's (other definitions pass objects as they are). */
+function fromPartialOf(messageType: unknown): (message: unknown) => unknown {
+  const fromPartial = (messageType as { fromPartial?: unknown } | undefined)?.fromPartial;
+  return typeof fromPartial === 'function' ? (message) => (fromPartial as (m: unknown) => unknown).call(messageType, message) : asIs;
 }
 
 function channelOptionsOf(options: GrpcServerOptions): grpc.ChannelOptions {
@@ -389,6 +560,9 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
   );
   const registrations: Registration[] = [];
   const serviceNames: string[] = [];
+  const inProcessMethods = new Map<string, InProcessMethod>();
+  /** In-process calls still running, which shutdown gives the same grace as calls on the gRPC port. */
+  const inProcessCalls = new Set<Promise<unknown>>();
   let server: grpc.Server | undefined;
   let state: 'building' | 'listening' | 'stopping' | 'stopped' = 'building';
   let stopping: Promise<void> | undefined;
@@ -402,16 +576,35 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
         : streamingHandlerFactories.server;
       return factory(method, implementation, application ? applicationStreamMiddleware : streamMiddleware);
     }
-    const authenticated = application && !isAuthExempt(method.path);
-    return unaryHandler({
-      path: method.path,
+    return unaryHandler(unaryMethodOf(method.path, implementation, application)) as grpc.UntypedHandleCall;
+  }
+
+  function unaryMethodOf(path: string, implementation: MethodImplementation, application: boolean): UnaryMethod {
+    const authenticated = application && !isAuthExempt(path);
+    return {
+      path,
       implementation,
-      metrics: rpcMetricsOf(method.path, false, false),
+      metrics: rpcMetricsOf(path, false, false),
       authenticator: authenticated ? options.authenticator : undefined,
       limiter: authenticated ? limiter : undefined,
       logger,
       shutdownSignal: shutdownControl.shutdownSignal,
-    }) as grpc.UntypedHandleCall;
+    };
+  }
+
+  /** Makes the unary methods of an application service callable in-process (`invokeUnary`). */
+  function addInProcess(definition: CompatServiceDefinition, implementation: object): void {
+    const tsProtoMethods = (definition as { methods?: Record<string, { requestType?: unknown; responseType?: unknown }> }).methods;
+    for (const [name, method] of Object.entries(niceGrpcDefinitions.normalizeServiceDefinition(definition))) {
+      if (method.requestStream || method.responseStream) continue;
+      const implementationOf = (implementation as Record<string, MethodImplementation>)[name];
+      if (typeof implementationOf !== 'function') continue; // listen() reports it
+      inProcessMethods.set(method.path, {
+        ...unaryMethodOf(method.path, implementationOf.bind(implementation), true),
+        normalizeRequest: fromPartialOf(tsProtoMethods?.[name]?.requestType),
+        normalizeResponse: fromPartialOf(tsProtoMethods?.[name]?.responseType),
+      });
+    }
   }
 
   function build(): grpc.Server {
@@ -438,6 +631,23 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
       health.register(name, addOptions.probe);
       registrations.push({ definition, implementation, application: true });
       serviceNames.push(name);
+      addInProcess(definition, implementation);
+    },
+
+    servesUnary(path) {
+      return inProcessMethods.has(path);
+    },
+
+    invokeUnary(path, request, callOptions = {}) {
+      const method = inProcessMethods.get(path);
+      if (method === undefined) return Promise.reject(new ServerError(Status.UNIMPLEMENTED, `${path} is not a unary method served in this process`));
+      // As the gRPC port: nothing before listen(), nothing new once shutdown has begun.
+      if (state !== 'listening') return Promise.reject(new ServerError(Status.UNAVAILABLE, 'the server is not serving'));
+      const call = invokeInProcess(method, request, callOptions);
+      inProcessCalls.add(call);
+      const forget = (): void => void inProcessCalls.delete(call);
+      call.then(forget, forget);
+      return call;
     },
 
     async listen(host, port) {
@@ -483,12 +693,26 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
         state = 'stopping';
         this.drain();
         shutdownControl.terminate();
-        if (wasListening) await stopAccepting(shutdownOptions.graceMs ?? DEFAULT_GRACE_MS);
+        const graceMs = shutdownOptions.graceMs ?? DEFAULT_GRACE_MS;
+        if (wasListening) await Promise.all([stopAccepting(graceMs), settleInProcessCalls(graceMs)]);
         state = 'stopped';
       })();
       return stopping;
     },
   };
+
+  /** Waits up to `graceMs` for in-process calls; callers of the ones still running then see them run on. */
+  async function settleInProcessCalls(graceMs: number): Promise<void> {
+    if (inProcessCalls.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...inProcessCalls]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, graceMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
 
   async function stopAccepting(graceMs: number): Promise<void> {
     const running = server;
