@@ -53,7 +53,7 @@ export function applyTransaction(state: LedgerState, txn: IdentifiedTransaction)
   if (cashRow !== null) setRow(state, cashRow);
 
   // DEP and WD carry no security, hence no lot book to touch.
-  if (txn.securityId === null) return { status: "PROC", closures: NO_CLOSURES };
+  if (txn.securityId === null) return { status: "PROC", closures: [] };
   const side = impact.longDelta !== null ? "LONG" : "SHORT";
   const key = bookKey(txn.portfolioId, txn.securityId, side);
   const result = applyLotTrade(state.lots.get(key) ?? NO_LOTS, methodOf(state, txn.portfolioId), {
@@ -73,8 +73,7 @@ export function applyTransaction(state: LedgerState, txn: IdentifiedTransaction)
 }
 
 const OVERFLOW: ApplyOutcome = { status: "ERROR", errorMessage: "Failed to persist balance changes: numeric field overflow" };
-const NO_CLOSURES: LotClosure[] = [];
-const NO_LOTS: TaxLot[] = [];
+const NO_LOTS: readonly TaxLot[] = [];
 
 function setRow(state: LedgerState, row: BalanceRow): void {
   const key = balanceKey(row.portfolioId, row.securityId);
