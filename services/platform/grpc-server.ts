@@ -701,7 +701,7 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
     },
   };
 
-  /** Waits up to `graceMs` for in-process calls; callers of the ones still running then see them run on. */
+  /** Waits up to `graceMs` for in-process calls in flight, as calls on the port get; later ones finish unobserved. */
   async function settleInProcessCalls(graceMs: number): Promise<void> {
     if (inProcessCalls.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
