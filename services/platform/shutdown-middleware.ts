@@ -12,7 +12,10 @@ export type ShutdownCallContext = {
 };
 
 export interface ShutdownControl {
-  /** For streaming calls; unary calls read `shutdownSignal` directly (they finish rather than end early). */
+  /**
+   * For client- and bidi-streaming calls. Unary calls read `shutdownSignal` directly (they finish rather than end
+   * early); server-streaming calls get the same hook from their call context in grpc-server.ts.
+   */
   middleware: ServerMiddleware<ShutdownCallContext>;
   /** Aborts when shutdown begins. */
   readonly shutdownSignal: AbortSignal;
