@@ -8,8 +8,10 @@
 // per method runs those steps as plain function calls (telemetry.ts, metrics.ts, error-mapping.ts, auth.ts,
 // rate-limit.ts) with a call context whose parts are built only when a handler reads them. A chain of async
 // generator middleware, nice-grpc's per-call AbortController, listeners and metadata copies cost more CPU than
-// grpc-js itself on a small call. Streaming calls keep nice-grpc's own handlers and the same steps as middleware.
-// Handlers see the same context and the same statuses, details and trailers either way.
+// grpc-js itself on a small call. Server-streaming calls (quote feeds with thousands of subscribers) get the same
+// treatment: the steps run once before the first frame, then frames go straight to grpc-js. Client- and
+// bidi-streaming calls, few and long, keep nice-grpc's own handlers with the same steps as middleware. Handlers see
+// the same context and the same statuses, details and trailers either way.
 //
 // `invokeUnary` runs that same unary pipeline for a caller in this process (the HTTP bridge in the one-process
 // mode): the request object goes straight to the handler and the response object comes straight back, without
@@ -49,7 +51,7 @@ import {
 } from './rate-limit';
 import { createReflectionServices, DEFAULT_DESCRIPTOR_SET_PATH } from './reflection';
 import { createShutdownControl, type ShutdownCallContext } from './shutdown-middleware';
-import { endServerSpan, startServerSpan, telemetryServerMiddleware } from './telemetry';
+import { endServerSpan, endStreamSpan, startServerSpan, telemetryServerMiddleware } from './telemetry';
 
 /**
  * What every application handler finds on its call context (besides `signal`, `metadata`, ...). The context of a
@@ -141,11 +143,11 @@ type StreamingHandlerFactory = (
   middleware: ServerMiddleware<any, any> | undefined, // eslint-disable-line @typescript-eslint/no-explicit-any
 ) => grpc.UntypedHandleCall;
 
-// Streaming calls: nice-grpc's own handlers with the platform middleware chain.
+// Client- and bidi-streaming calls: nice-grpc's own handlers with the platform middleware chain.
 
 /**
- * nice-grpc keeps its per-kind call handlers and its definition conversions in lib/ without public types. Streams
- * are served by exactly those handlers (their write backpressure and cancellation rules are subtle), so they are
+ * nice-grpc keeps its per-kind call handlers and its definition conversions in lib/ without public types. Client and
+ * bidi streams are served by exactly those handlers (their write backpressure and cancellation rules are subtle), so they are
  * loaded here, checked once, and typed by what they are.
  */
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -154,8 +156,6 @@ const niceGrpcDefinitions = require('nice-grpc/lib/service-definitions') as {
   toGrpcJsMethodDefinition(definition: AnyMethodDefinition): grpc.MethodDefinition<unknown, unknown>;
 };
 const streamingHandlerFactories = {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  server: require('nice-grpc/lib/server/handleServerStreamingCall').createServerStreamingMethodHandler as StreamingHandlerFactory,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   client: require('nice-grpc/lib/server/handleClientStreamingCall').createClientStreamingMethodHandler as StreamingHandlerFactory,
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -173,6 +173,194 @@ const deadlineCheckMiddleware: ServerMiddleware = async function* deadlineCheck(
 
 function callEndedBeforeStart(): ServerError {
   return new ServerError(Status.CANCELLED, 'the call was cancelled or its deadline passed before it started');
+}
+
+// Server-streaming calls (quote feeds, order event logs, health Watch): one grpc-js handler per method, like unary
+// calls. The platform steps run once, as plain calls, before the first frame; then each frame the implementation
+// yields goes straight to grpc-js's writable stream (encoded there once), waiting for 'drain' when it pushes back.
+// Per frame that is one iterator step and one write, where nice-grpc's handler and seven middleware generators
+// cost several async hops (and a span event) each; per stream it is one context object, one 'cancelled'
+// listener and one AbortController, built only when the handler reads `signal`.
+
+type ServerStreamCall = grpc.ServerWritableStream<unknown, unknown>;
+
+/** Everything the handler of one server-streaming method needs; the same fixed parts a unary method has. */
+type ServerStreamMethod = UnaryMethod;
+
+/**
+ * The call context of a server-streaming call: nice-grpc's CallContext plus the platform's members, with the
+ * shutdown hook built in. Its `signal` aborts when the client cancels or the deadline passes, and at shutdown too
+ * once the handler asked for that with `abortOnTerminate()`.
+ */
+class StreamCallContext implements CallContext, TradeplaneCallContext {
+  principal: Principal = ANONYMOUS_PRINCIPAL;
+  /** Shutdown aborted `signal` (abortOnTerminate): an AbortError the handler then throws ends the stream with OK. */
+  terminated = false;
+  private metadataRead: Metadata | undefined;
+  private headerWritten: Metadata | undefined;
+  private trailerWritten: Metadata | undefined;
+  private controller: AbortController | undefined;
+  private terminateOnShutdown = false;
+  private headerSent = false;
+
+  constructor(
+    private readonly call: ServerStreamCall,
+    readonly shutdownSignal: AbortSignal,
+  ) {
+    call.once('cancelled', this.onCancelled);
+  }
+
+  private readonly onCancelled = (): void => this.controller?.abort();
+
+  private readonly onShutdown = (): void => {
+    this.terminated = true;
+    this.controller ??= new AbortController();
+    this.controller.abort();
+  };
+
+  get metadata(): Metadata {
+    this.metadataRead ??= metadataFromGrpcJs(this.call.metadata);
+    return this.metadataRead;
+  }
+
+  get peer(): string {
+    return this.call.getPeer();
+  }
+
+  get header(): Metadata {
+    this.headerWritten ??= Metadata();
+    return this.headerWritten;
+  }
+
+  get trailer(): Metadata {
+    this.trailerWritten ??= Metadata();
+    return this.trailerWritten;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.call.cancelled) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  abortOnTerminate(): void {
+    if (this.terminateOnShutdown) return;
+    this.terminateOnShutdown = true;
+    if (this.shutdownSignal.aborted) this.onShutdown();
+    else this.shutdownSignal.addEventListener('abort', this.onShutdown, { once: true });
+  }
+
+  sendHeader(): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    if (this.headerWritten !== undefined && !isEmpty(this.headerWritten)) {
+      this.call.sendMetadata(metadataToGrpcJs(this.headerWritten));
+    }
+  }
+
+  /** Lets go of the call's listeners, sends pending headers and returns the trailer to send. */
+  end(): grpc.Metadata | undefined {
+    this.call.off('cancelled', this.onCancelled);
+    if (this.terminateOnShutdown) this.shutdownSignal.removeEventListener('abort', this.onShutdown);
+    this.sendHeader();
+    return this.trailerWritten === undefined ? undefined : metadataToGrpcJs(this.trailerWritten);
+  }
+}
+
+const streamTraceHeaders: TextMapGetter<ServerStreamCall> = {
+  get: (call, key) => headerOf(call.metadata, key),
+  keys: (call) => Object.keys(call.metadata.getMap()),
+};
+
+const streamPeerOf = (call: ServerStreamCall): string => call.getPeer();
+
+/** The grpc-js handler of a server-streaming method: the platform steps once, then the frames as they come. */
+function serverStreamHandler(method: ServerStreamMethod): grpc.handleServerStreamingCall<unknown, unknown> {
+  return (call) => {
+    const startedAtMs = method.metrics.start();
+    const { span, context: traceContext } = startServerSpan(method.path, call, streamTraceHeaders, streamPeerOf);
+    // Every await of the stream continues in the call's trace context, so handler logs and peer calls carry it.
+    otelContext
+      .with(traceContext, serveServerStream, undefined, method, call, span, startedAtMs)
+      .catch((error: unknown) => method.logger.error('failed to end a server stream', { method: method.path, err: error }));
+  };
+}
+
+async function serveServerStream(method: ServerStreamMethod, call: ServerStreamCall, span: Span, startedAtMs: number): Promise<void> {
+  const callContext = new StreamCallContext(call, method.shutdownSignal);
+  let framesSent = 0;
+  try {
+    if (call.cancelled) throw callEndedBeforeStart();
+    if (method.authenticator !== undefined) {
+      const principal = authenticate(method.authenticator, headerOf(call.metadata, 'authorization'));
+      callContext.principal = principal instanceof Promise ? await principal : principal;
+      if (method.limiter !== undefined) enforceRateLimit(method.limiter, callContext.principal);
+    }
+    const frames = (method.implementation(call.request, callContext as never) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    for (let next = await frames.next(); next.done !== true; next = await frames.next()) {
+      callContext.sendHeader();
+      try {
+        if (!call.write(next.value)) await drainedOrCancelled(call);
+      } catch (error) {
+        await frames.return?.();
+        throw error;
+      }
+      framesSent += 1;
+      // After a cancellation writes go nowhere: stop the handler rather than let it produce frames for nobody.
+      if (call.cancelled) {
+        await frames.return?.();
+        break;
+      }
+    }
+  } catch (error) {
+    // A stream the handler ended because of shutdown (abortOnTerminate) ends normally, like an exhausted one.
+    if (!(callContext.terminated && isAbortError(error))) {
+      await failServerStream(method, call, callContext, span, startedAtMs, framesSent, error);
+      return;
+    }
+  }
+  method.metrics.finish(Status.OK, startedAtMs);
+  endStreamSpan(span, Status.OK, framesSent);
+  call.end(callContext.end());
+}
+
+/** Resolves once grpc-js can take more frames, or once the client has gone (then nothing more is written). */
+function drainedOrCancelled(call: ServerStreamCall): Promise<void> {
+  if (call.cancelled) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      call.off('cancelled', done);
+      resolve();
+    };
+    call.once('drain', done);
+    call.once('cancelled', done);
+  });
+}
+
+async function failServerStream(
+  method: ServerStreamMethod,
+  call: ServerStreamCall,
+  callContext: StreamCallContext,
+  span: Span,
+  startedAtMs: number,
+  framesSent: number,
+  error: unknown,
+): Promise<void> {
+  const mapped = mapError(error, method.path, call.cancelled, method.logger);
+  await writeErrorDetails(mapped, callContext.trailer);
+  const code = statusOf(mapped);
+  const details = mapped instanceof ServerError ? mapped.details : code === Status.CANCELLED ? 'The operation was cancelled' : 'Unknown server error occurred';
+  method.metrics.finish(code, startedAtMs);
+  endStreamSpan(span, code, framesSent, details);
+  const trailer = callContext.end();
+  call.emit('error', { code, details, ...(trailer === undefined ? {} : { metadata: trailer }) });
+}
+
+function isAbortError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'AbortError';
 }
 
 // Unary calls: one grpc-js handler per method runs telemetry → metrics → error mapping → deadline check → auth →
@@ -568,12 +756,11 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
   let stopping: Promise<void> | undefined;
 
   function handlerOf(method: AnyMethodDefinition, implementation: MethodImplementation, application: boolean) {
+    if (!method.requestStream && method.responseStream) {
+      return serverStreamHandler(serverStreamMethodOf(method.path, implementation, application)) as grpc.UntypedHandleCall;
+    }
     if (method.requestStream || method.responseStream) {
-      const factory = method.requestStream
-        ? method.responseStream
-          ? streamingHandlerFactories.bidi
-          : streamingHandlerFactories.client
-        : streamingHandlerFactories.server;
+      const factory = method.responseStream ? streamingHandlerFactories.bidi : streamingHandlerFactories.client;
       return factory(method, implementation, application ? applicationStreamMiddleware : streamMiddleware);
     }
     return unaryHandler(unaryMethodOf(method.path, implementation, application)) as grpc.UntypedHandleCall;
@@ -585,6 +772,19 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
       path,
       implementation,
       metrics: rpcMetricsOf(path, false, false),
+      authenticator: authenticated ? options.authenticator : undefined,
+      limiter: authenticated ? limiter : undefined,
+      logger,
+      shutdownSignal: shutdownControl.shutdownSignal,
+    };
+  }
+
+  function serverStreamMethodOf(path: string, implementation: MethodImplementation, application: boolean): ServerStreamMethod {
+    const authenticated = application && !isAuthExempt(path);
+    return {
+      path,
+      implementation,
+      metrics: rpcMetricsOf(path, false, true),
       authenticator: authenticated ? options.authenticator : undefined,
       limiter: authenticated ? limiter : undefined,
       logger,
