@@ -52,12 +52,16 @@ async function startServer(): Promise<Server> {
   return { ...(JSON.parse(line) as { grpcPort: number; httpPort: number; token: string }), child };
 }
 
-async function serverRssBytes(server: Server): Promise<number> {
+async function serverGauge(server: Server, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-  const match = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
-  if (!match) throw new Error("no process_resident_memory_bytes in /metrics");
+  const match = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e[+-]\\d+)?)`, "m").exec(text);
+  if (!match) throw new Error(`no ${name} in /metrics`);
   return Number(match[1]);
 }
+
+const serverRssBytes = (server: Server) => serverGauge(server, "process_resident_memory_bytes");
+/** Server CPU (user + system) so far; its growth over a feed divided by the frames delivered is the CPU per frame. */
+const serverCpuSeconds = (server: Server) => serverGauge(server, "process_cpu_seconds_total");
 
 function clientsFor(server: Server, connections: number) {
   const metadata = new Metadata({ authorization: `Bearer ${server.token}` });
@@ -184,8 +188,10 @@ async function scenario(server: Server, options: { subscribers: number; perSecon
     const rssBefore = await serverRssBytes(server);
     const { stats, done } = await subscribe(server, options.subscribers, "AAPL", controller);
     const rssWithStreams = await serverRssBytes(server);
+    const cpuBefore = await serverCpuSeconds(server);
     await feed(feeder, "AAPL", options.perSecond, SECONDS, options.busy);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const cpuSeconds = (await serverCpuSeconds(server)) - cpuBefore;
     let stalledFrames = 0;
     let stalledLagged = 0;
     if (stalledIterator) {
@@ -209,6 +215,8 @@ async function scenario(server: Server, options: { subscribers: number; perSecon
       lagged: stats.lagged,
       latencyMs: { p50: percentile(stats.latenciesMs, 50), p99: percentile(stats.latenciesMs, 99), max: percentile(stats.latenciesMs, 100) },
       serverRssBytes: { before: rssBefore, withStreams: rssWithStreams, perStream: (rssWithStreams - rssBefore) / options.subscribers },
+      // Includes the feed's PublishQuotes and the busy symbol's ticks, so it is an upper bound per delivered frame.
+      serverCpuMicrosPerFrame: (cpuSeconds * 1e6) / Math.max(1, stats.updates),
       stalled: options.stalled ? { framesAfterResuming: stalledFrames, laggedNotices: stalledLagged } : undefined,
     };
   } finally {
@@ -275,11 +283,11 @@ async function main(): Promise<void> {
   const server = await startServer();
   try {
     const a = await scenario(server, { subscribers: 1_000, perSecond: 10, busy: true, stalled: false });
-    console.log(`  A 1k × 10/s: p50 ${a.latencyMs.p50} ms p99 ${a.latencyMs.p99} ms, ${a.updates}/${a.expectedUpdates} updates, gaps ${a.gaps}, lagged ${a.lagged}`);
+    console.log(`  A 1k × 10/s: p50 ${a.latencyMs.p50} ms p99 ${a.latencyMs.p99} ms, ${a.updates}/${a.expectedUpdates} updates, gaps ${a.gaps}, lagged ${a.lagged}, server CPU ${a.serverCpuMicrosPerFrame.toFixed(1)} µs/frame`);
     const c = await scenario(server, { subscribers: 1_000, perSecond: 10, busy: true, stalled: true });
     console.log(`  C 1k × 10/s + stalled: p99 ${c.latencyMs.p99} ms, gaps ${c.gaps}, stalled ${JSON.stringify(c.stalled)}`);
     const b = await scenario(server, { subscribers: 10_000, perSecond: 1, busy: false, stalled: false });
-    console.log(`  B 10k × 1/s: p50 ${b.latencyMs.p50} ms p99 ${b.latencyMs.p99} ms, ${b.updates}/${b.expectedUpdates} updates, gaps ${b.gaps}, ${(b.serverRssBytes.perStream / 1024).toFixed(1)} KiB/stream`);
+    console.log(`  B 10k × 1/s: p50 ${b.latencyMs.p50} ms p99 ${b.latencyMs.p99} ms, ${b.updates}/${b.expectedUpdates} updates, gaps ${b.gaps}, ${(b.serverRssBytes.perStream / 1024).toFixed(1)} KiB/stream, server CPU ${b.serverCpuMicrosPerFrame.toFixed(1)} µs/frame`);
     console.log(
       `  vs raw grpc-js: p99 ${(a.latencyMs.p99 / rawA.latencyMs.p99).toFixed(2)}× (1k), ${(b.latencyMs.p99 / rawB.latencyMs.p99).toFixed(2)}× (10k); RSS/stream ${(b.serverRssBytes.perStream / rawB.serverRssBytes.perStream).toFixed(2)}×`,
     );
