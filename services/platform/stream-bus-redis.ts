@@ -69,6 +69,15 @@ export function createRedisStreamBus(options: RedisStreamBusOptions): StreamBus 
     if (closed) throw new Error("stream bus is closed");
   };
 
+  /**
+   * Waits (at most the command timeout) while the connection is still being opened: without the offline queue a
+   * command sent then is rejected at once, which is right when Redis is down but wrong for a bus created a moment ago.
+   */
+  const whenConnected = async (): Promise<void> => {
+    ensureOpen();
+    if (commands.status !== "ready") await waitUntilReady(commands, commandTimeoutMs);
+  };
+
   const newestId = async (stream: string): Promise<string> => {
     const newest = (await commands.xrevrange(key(stream), "+", "-", "COUNT", 1)) as [string, string[]][];
     return newest.length > 0 ? newest[0][0] : BEFORE_ALL;
@@ -192,14 +201,14 @@ export function createRedisStreamBus(options: RedisStreamBusOptions): StreamBus 
 
   return {
     async append(stream, payload) {
-      ensureOpen();
+      await whenConnected();
       const id = await commands.xadd(key(stream), "MAXLEN", "~", options.retention, "*", PAYLOAD_FIELD, payload);
       if (id === null) throw new Error(`XADD to ${stream} returned no id`);
       return id;
     },
 
     async readAfter(stream, afterId, limit) {
-      ensureOpen();
+      await whenConnected();
       parseStreamId(afterId);
       if (limit <= 0) return [];
       const start = afterId === "0" ? "-" : `(${afterId}`;
@@ -211,7 +220,7 @@ export function createRedisStreamBus(options: RedisStreamBusOptions): StreamBus 
     },
 
     async subscribe(streams, onEntry) {
-      ensureOpen();
+      await whenConnected();
       const subscriber: SubscriberState = { onEntry, startAfter: new Map() };
       await addStreams(subscriber, streams);
       return {

@@ -1,7 +1,7 @@
 // Root hooks for every test file: each top-level suite (one per file, by convention) must give back every server,
 // socket and pool it opened. A leaked handle fails the file that leaked it, by name, instead of hanging the run.
 import type { Context, Suite } from "mocha";
-import { checkRequiredServices, dropRunDatabase, openRunDatabase } from "./backends";
+import { checkRequiredServices, dropRunDatabase, dropRunVhost, openRunDatabase } from "./backends";
 
 /** Handle kinds that mean a server, client socket or child process was left open. */
 const WATCHED = new Set(["TCPServerWrap", "TCPSocketWrap", "PipeServerWrap", "ProcessWrap", "Http2Session"]);
@@ -63,5 +63,6 @@ export const mochaHooks = {
   async afterAll(this: Context) {
     this.timeout(60_000);
     await dropRunDatabase();
+    dropRunVhost();
   },
 };
