@@ -50,7 +50,7 @@ import {
   type RateLimitSettings,
 } from './rate-limit';
 import { createReflectionServices, DEFAULT_DESCRIPTOR_SET_PATH } from './reflection';
-import { createShutdownControl, type ShutdownCallContext } from './shutdown-middleware';
+import { createShutdownControl, type ShutdownCallContext, type ShutdownControl, type ShutdownWatcher } from './shutdown-middleware';
 import { endServerSpan, endStreamSpan, startServerSpan, telemetryServerMiddleware } from './telemetry';
 
 /**
@@ -184,15 +184,24 @@ function callEndedBeforeStart(): ServerError {
 
 type ServerStreamCall = grpc.ServerWritableStream<unknown, unknown>;
 
-/** Everything the handler of one server-streaming method needs; the same fixed parts a unary method has. */
-type ServerStreamMethod = UnaryMethod;
+/** Everything the handler of one server-streaming method needs: a unary method's fixed parts and the shutdown hooks. */
+interface ServerStreamMethod extends UnaryMethod {
+  readonly shutdown: ShutdownControl;
+}
 
 /**
- * The call context of a server-streaming call: nice-grpc's CallContext plus the platform's members, with the
- * shutdown hook built in. Its `signal` aborts when the client cancels or the deadline passes, and at shutdown too
- * once the handler asked for that with `abortOnTerminate()`.
+ * The reason a stream's signals abort with. Aborting without one makes a DOMException with a stack trace per call,
+ * which thousands of streams ending at once feel; one shared AbortError tells handlers the same thing.
  */
-class StreamCallContext implements CallContext, TradeplaneCallContext {
+const STREAM_ABORTED = new DOMException('the call was cancelled or the server is shutting down', 'AbortError');
+
+/**
+ * The call context of a server-streaming call: nice-grpc's CallContext plus the platform's members. Its `signal`
+ * aborts when the client cancels or the deadline passes, and at shutdown too once the handler asked for that with
+ * `abortOnTerminate()`. Its `shutdownSignal` is the call's own, aborted by the server's shutdown control, so that a
+ * handler listening on it costs the same with ten thousand streams open as with one.
+ */
+class StreamCallContext implements CallContext, TradeplaneCallContext, ShutdownWatcher {
   principal: Principal = ANONYMOUS_PRINCIPAL;
   /** Shutdown aborted `signal` (abortOnTerminate): an AbortError the handler then throws ends the stream with OK. */
   terminated = false;
@@ -200,23 +209,41 @@ class StreamCallContext implements CallContext, TradeplaneCallContext {
   private headerWritten: Metadata | undefined;
   private trailerWritten: Metadata | undefined;
   private controller: AbortController | undefined;
+  private shutdownController: AbortController | undefined;
   private terminateOnShutdown = false;
+  private watching = false;
   private headerSent = false;
 
   constructor(
     private readonly call: ServerStreamCall,
-    readonly shutdownSignal: AbortSignal,
+    private readonly shutdown: ShutdownControl,
   ) {
     call.once('cancelled', this.onCancelled);
   }
 
-  private readonly onCancelled = (): void => this.controller?.abort();
+  private readonly onCancelled = (): void => this.controller?.abort(STREAM_ABORTED);
 
-  private readonly onShutdown = (): void => {
+  onShutdown(): void {
+    this.shutdownController?.abort(STREAM_ABORTED);
+    if (!this.terminateOnShutdown) return;
     this.terminated = true;
     this.controller ??= new AbortController();
-    this.controller.abort();
-  };
+    this.controller.abort(STREAM_ABORTED);
+  }
+
+  get shutdownSignal(): AbortSignal {
+    if (this.shutdownController === undefined) {
+      this.shutdownController = new AbortController();
+      this.watchShutdown();
+    }
+    return this.shutdownController.signal;
+  }
+
+  private watchShutdown(): void {
+    if (this.watching) return;
+    this.watching = true;
+    this.shutdown.watch(this);
+  }
 
   get metadata(): Metadata {
     this.metadataRead ??= metadataFromGrpcJs(this.call.metadata);
@@ -240,7 +267,7 @@ class StreamCallContext implements CallContext, TradeplaneCallContext {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.call.cancelled) this.controller.abort();
+      if (this.call.cancelled) this.controller.abort(STREAM_ABORTED);
     }
     return this.controller.signal;
   }
@@ -248,8 +275,9 @@ class StreamCallContext implements CallContext, TradeplaneCallContext {
   abortOnTerminate(): void {
     if (this.terminateOnShutdown) return;
     this.terminateOnShutdown = true;
-    if (this.shutdownSignal.aborted) this.onShutdown();
-    else this.shutdownSignal.addEventListener('abort', this.onShutdown, { once: true });
+    if (this.watching) {
+      if (this.shutdownController?.signal.aborted === true) this.onShutdown();
+    } else this.watchShutdown();
   }
 
   sendHeader(): void {
@@ -263,7 +291,7 @@ class StreamCallContext implements CallContext, TradeplaneCallContext {
   /** Lets go of the call's listeners, sends pending headers and returns the trailer to send. */
   end(): grpc.Metadata | undefined {
     this.call.off('cancelled', this.onCancelled);
-    if (this.terminateOnShutdown) this.shutdownSignal.removeEventListener('abort', this.onShutdown);
+    if (this.watching) this.shutdown.unwatch(this);
     this.sendHeader();
     return this.trailerWritten === undefined ? undefined : metadataToGrpcJs(this.trailerWritten);
   }
@@ -289,7 +317,7 @@ function serverStreamHandler(method: ServerStreamMethod): grpc.handleServerStrea
 }
 
 async function serveServerStream(method: ServerStreamMethod, call: ServerStreamCall, span: Span, startedAtMs: number): Promise<void> {
-  const callContext = new StreamCallContext(call, method.shutdownSignal);
+  const callContext = new StreamCallContext(call, method.shutdown);
   let framesSent = 0;
   try {
     if (call.cancelled) throw callEndedBeforeStart();
@@ -789,6 +817,7 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
       limiter: authenticated ? limiter : undefined,
       logger,
       shutdownSignal: shutdownControl.shutdownSignal,
+      shutdown: shutdownControl,
     };
   }
 

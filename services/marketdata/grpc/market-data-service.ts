@@ -1,6 +1,5 @@
 // Transport only: each handler decodes the request, calls one use case, and encodes the result.
 // Domain errors become statuses in the platform's error mapping; nothing here decides business rules.
-import { setMaxListeners } from "node:events";
 import type { MarketDataServiceImplementation } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
 import type { TickRejection } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
 import { requireRole } from "../../platform/auth";
@@ -98,9 +97,9 @@ export function createMarketDataService(deps: MarketDataHandlerDeps): MarketData
         symbols: request.symbols,
         resumeToken: request.resumeToken === "" ? undefined : request.resumeToken,
       });
+      // Both signals are this call's own (the platform tells each stream of shutdown), so listening costs the same
+      // with thousands of streams open.
       const endForShutdown = () => subscription.end("SERVER_SHUTDOWN");
-      // Every open stream listens on the one shutdown signal; thousands of listeners are expected.
-      setMaxListeners(0, context.shutdownSignal);
       const closeForCancel = () => subscription.close();
       context.shutdownSignal.addEventListener("abort", endForShutdown, { once: true });
       context.signal.addEventListener("abort", closeForCancel, { once: true });
