@@ -1575,7 +1575,10 @@ export namespace optimization {
     modelId: string;
     /** Options applied to every portfolio; unset = defaults. */
     options?: optimization.RebalanceOptions;
-    /** Portfolios solved at once; 0 = the server default (number of cores); capped by server config. */
+    /**
+     * Portfolios in flight at once (reads, solve, write); 0 = the server default (OPTIMIZATION_CONCURRENCY,
+     * 8 per core); capped by OPTIMIZATION_MAX_CONCURRENCY. Solves themselves run on one worker per core.
+     */
     concurrency: number;
     /** Stop starting new portfolios after the first DEPENDENCY_UNAVAILABLE failure. */
     stopOnFirstFailure: boolean;
@@ -2455,7 +2458,8 @@ export interface RebalanceServiceClient {
    */
   rebalancePortfolio(request: RequestOf<optimization.RebalancePortfolioRequest>, options?: CallOptions): Promise<optimization.RebalancePortfolioResponse>;
   /**
-   * Rebalances every portfolio of a model with bounded concurrency (default: the number of cores), streaming
+   * Rebalances every portfolio of a model with bounded concurrency: solving runs on one worker thread per core,
+   * off the event loop, while up to `concurrency` portfolios have reads and writes in flight, streaming
    * one PortfolioResult per portfolio as it completes (any order) and then one RebalanceSummary as the last
    * frame. A failing portfolio yields a result with `error`; with stop_on_first_failure, the first
    * dependency failure (DEPENDENCY_UNAVAILABLE) stops starting new portfolios (the GlobeCo spec rule) and the
