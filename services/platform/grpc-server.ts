@@ -184,6 +184,27 @@ function callEndedBeforeStart(): ServerError {
 
 type ServerStreamCall = grpc.ServerWritableStream<unknown, unknown>;
 
+/** A response message whose bytes the handler encoded itself (see `preEncoded`). */
+class PreEncodedMessage {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/**
+ * A server-streaming response given as its encoded bytes, written as they are. A feed that sends the same content
+ * to thousands of subscribers encodes the shared part once instead of once per subscriber. Yield it where the
+ * implementation's type expects the message object; only server-streaming methods served here accept it.
+ */
+export function preEncoded<Message>(bytes: Uint8Array): Message {
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return new PreEncodedMessage(buffer) as unknown as Message;
+}
+
+/** The grpc-js definition of a server-streaming method, with responses given by `preEncoded` passed through. */
+function acceptingPreEncoded(definition: grpc.MethodDefinition<unknown, unknown>): grpc.MethodDefinition<unknown, unknown> {
+  const serialize = definition.responseSerialize;
+  return { ...definition, responseSerialize: (value) => (value instanceof PreEncodedMessage ? value.bytes : serialize(value)) };
+}
+
 /** Everything the handler of one server-streaming method needs: a unary method's fixed parts and the shutdown hooks. */
 interface ServerStreamMethod extends UnaryMethod {
   readonly shutdown: ShutdownControl;
@@ -845,7 +866,8 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
       for (const [name, method] of Object.entries(methods)) {
         const implementationOf = (implementation as Record<string, MethodImplementation>)[name];
         if (typeof implementationOf !== 'function') throw new Error(`no implementation of ${method.path}`);
-        grpcDefinition[name] = niceGrpcDefinitions.toGrpcJsMethodDefinition(method);
+        const grpcMethod = niceGrpcDefinitions.toGrpcJsMethodDefinition(method);
+        grpcDefinition[name] = !method.requestStream && method.responseStream ? acceptingPreEncoded(grpcMethod) : grpcMethod;
         handlers[name] = handlerOf(method, implementationOf.bind(implementation), application);
       }
       built.addService(grpcDefinition, handlers);

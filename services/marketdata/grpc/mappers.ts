@@ -12,8 +12,8 @@ import {
 import {
   GapReason as ProtoGapReason,
   StreamEndReason as ProtoStreamEndReason,
+  StreamQuotesResponse,
   TickRejectionReason,
-  type StreamQuotesResponse,
 } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
 import type { Bar } from "../domain/bar-aggregation";
 import type { BarInterval } from "../domain/bar-interval";
@@ -164,6 +164,25 @@ const GAP_REASON_TO_PROTO: Record<GapReason, ProtoGapReason> = {
 };
 
 /** One stream frame on the wire; every frame carries the stream id, the epoch and a resume token. */
+/** The encoded `update` field of a quote (field order is free in protobuf, so it can follow any envelope). */
+const encodedUpdates = new WeakMap<SequencedQuote, { securityId: string; bytes: Uint8Array }>();
+
+/**
+ * The encoded StreamQuotesResponse of an UPDATE frame. Every subscriber of a symbol gets the same quote, so its
+ * bytes are encoded once per quote and only the envelope (stream id, epoch, resume token) per subscriber: one
+ * concatenation instead of a message object, ts-proto's fromPartial copy and a full encode per frame.
+ */
+export function encodeUpdateFrame(quote: SequencedQuote, securityId: string, streamId: string, epoch: number, resumeToken: string): Buffer {
+  let update = encodedUpdates.get(quote);
+  if (update === undefined || update.securityId !== securityId) {
+    const frame = { $case: "update" as const, value: quoteToProto(quote, securityId) };
+    update = { securityId, bytes: StreamQuotesResponse.encode({ streamId: "", streamEpoch: "", resumeToken: "", frame }).finish() };
+    encodedUpdates.set(quote, update);
+  }
+  const envelope = StreamQuotesResponse.encode({ streamId, streamEpoch: String(epoch), resumeToken, frame: undefined }).finish();
+  return Buffer.concat([envelope, update.bytes]);
+}
+
 export function frameToProto(
   frame: QuoteFrame,
   streamId: string,

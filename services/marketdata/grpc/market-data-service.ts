@@ -1,9 +1,9 @@
 // Transport only: each handler decodes the request, calls one use case, and encodes the result.
 // Domain errors become statuses in the platform's error mapping; nothing here decides business rules.
 import type { MarketDataServiceImplementation } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
-import type { TickRejection } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
+import type { StreamQuotesResponse, TickRejection } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
 import { requireRole } from "../../platform/auth";
-import type { TradeplaneCallContext } from "../../platform/grpc-server";
+import { preEncoded, type TradeplaneCallContext } from "../../platform/grpc-server";
 import type { GetBarsDeps } from "../domain/get-bars";
 import { getBars } from "../domain/get-bars";
 import type { InstrumentRegistry } from "../domain/instrument-registry";
@@ -18,6 +18,7 @@ import {
   assetClassFilterFromProto,
   barIntervalFromProto,
   barToProto,
+  encodeUpdateFrame,
   frameToProto,
   instrumentToProto,
   quoteToProto,
@@ -108,6 +109,12 @@ export function createMarketDataService(deps: MarketDataHandlerDeps): MarketData
       try {
         while (!subscription.isFinished) {
           const frame = subscription.pull();
+          if (frame?.kind === "UPDATE") {
+            // The hot path: the quote's bytes are shared by every subscriber of the symbol.
+            const bytes = encodeUpdateFrame(frame.quote, securityIdOf(frame.symbol), subscription.streamId, frame.epoch, subscription.resumeToken());
+            yield preEncoded<StreamQuotesResponse>(bytes);
+            continue;
+          }
           if (frame) {
             yield frameToProto(frame, subscription.streamId, subscription.resumeToken(), securityIdOf, deps.nowMs());
             continue;
