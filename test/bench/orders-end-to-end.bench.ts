@@ -102,6 +102,9 @@ async function main(): Promise<void> {
 
     // Throughput: a fixed number of orders at a fixed concurrency; done when every fill is booked by accounting.
     const expected = new Map<string, number>();
+    // How busy this process's event loop was: with every service in one process, a loop near 1.0 means the node
+    // process (not Postgres or RabbitMQ) is what limits the rate.
+    const throughputElu = performance.eventLoopUtilization();
     const throughputStart = performance.now();
     let next = 0;
     await Promise.all(
@@ -139,6 +142,7 @@ async function main(): Promise<void> {
       await sleep(100);
     }
     const settledMs = performance.now() - throughputStart;
+    const throughputLoopBusy = performance.eventLoopUtilization(throughputElu).utilization;
     const ordersPerSecond = THROUGHPUT_ORDERS / (settledMs / 1000);
 
     // Latency at a fixed rate: each latency portfolio has at most one order outstanding.
@@ -212,6 +216,7 @@ async function main(): Promise<void> {
         submitPhaseMs: submittedMs,
         settledMs,
         ordersPerSecond,
+        throughputLoopBusy,
         latencyOrders: ackMs.length,
         achievedRatePerS: achievedRate,
         ackMs: { p50: percentile(ackMs, 50), p90: percentile(ackMs, 90), p99: percentile(ackMs, 99) },
