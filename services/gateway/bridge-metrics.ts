@@ -24,16 +24,27 @@ const openStreams = new Gauge({
   registers: [metricsRegistry],
 });
 
-const frames = new Counter({
+// Frames are counted in plain numbers and added to the counter when it is scraped: a labelled prom-client inc()
+// hashes and validates its labels on every call, which a fan-out to a thousand streams pays per frame.
+const pendingFrames = new Map<string, { rpc: string; format: string; count: number }>();
+
+// Registered for its collect(); nothing increments it directly.
+new Counter({
   name: "http_bridge_stream_frames_total",
   help: "Frames written to streaming responses.",
   labelNames: ["rpc", "format"] as const,
   registers: [metricsRegistry],
+  collect() {
+    for (const cell of pendingFrames.values()) {
+      if (cell.count === 0) continue;
+      this.labels({ rpc: cell.rpc, format: cell.format }).inc(cell.count);
+      cell.count = 0;
+    }
+  },
 });
 
 // Label lookups hash the label set on every call; the children are cached per (rpc, code) instead.
 const children = new Map<string, { requests: { inc(): void }; seconds: { observe(value: number): void } }>();
-const frameChildren = new Map<string, { inc(): void }>();
 
 export const bridgeMetrics = {
   observe(rpc: string, code: number, elapsedSeconds: number): void {
@@ -53,13 +64,17 @@ export const bridgeMetrics = {
   streamClosed(): void {
     openStreams.dec();
   },
-  frame(rpc: string, format: string): void {
+  /** A function that counts one frame written to a stream of `rpc` in `format`; get it once per stream. */
+  frameCounter(rpc: string, format: string): () => void {
     const key = `${rpc} ${format}`;
-    let child = frameChildren.get(key);
-    if (child === undefined) {
-      child = frames.labels({ rpc, format });
-      frameChildren.set(key, child);
+    let cell = pendingFrames.get(key);
+    if (cell === undefined) {
+      cell = { rpc, format, count: 0 };
+      pendingFrames.set(key, cell);
     }
-    child.inc();
+    const counted = cell;
+    return () => {
+      counted.count++;
+    };
   },
 };

@@ -17,6 +17,7 @@ import { messageObjectFromJson, messageObjectToJson } from "./message-objects";
 import { bindRequest } from "./request-binding";
 import { parseJsonBody, readBody, readNdjsonLines } from "./request-body";
 import type { Route, RouteTable } from "./route-table";
+import { createFrameEncoder, type FrameEncoder } from "./frame-json-encoder";
 import { openStreamWriter, streamFormatOf } from "./stream-writer";
 import type { UpstreamCallOptions, Upstream } from "./grpc-upstream";
 
@@ -36,6 +37,24 @@ export function createBridgeHandler(deps: BridgeDependencies): HttpHandler {
   const cors = createCors(config.corsOrigins);
   const codec: JsonCodecOptions = { strict: config.strictJson, emitDefaults: config.emitDefaults };
   let openStreams = 0;
+  // One frame encoder per streaming method (it remembers the JSON of recent payloads shared by many subscribers).
+  // Routes that return one field of each frame (`response_body`) keep the generic path.
+  const frameEncoders = new Map<Route, FrameEncoder>();
+  const frameEncoderOf = (route: Route): FrameEncoder => {
+    let encode = frameEncoders.get(route);
+    if (encode === undefined) {
+      const method = route.method;
+      encode =
+        route.binding?.responseBody === undefined || route.binding.responseBody === ""
+          ? createFrameEncoder(method.output, codec)
+          : (bytes) => {
+              const json = selectResponseBody(route, decodeToJson(method.output, bytes, codec)) as Record<string, never>;
+              return { text: JSON.stringify(json), json };
+            };
+      frameEncoders.set(route, encode);
+    }
+    return encode;
+  };
 
   const callOptionsOf = (request: IncomingMessage, url: URL, requestId: string, signal: AbortSignal, timeoutMs: number | undefined): UpstreamCallOptions => {
     let authorization = request.headers.authorization;
@@ -124,12 +143,16 @@ export function createBridgeHandler(deps: BridgeDependencies): HttpHandler {
 
       const format = streamFormatOf(request.headers.accept);
       const writer = openStreamWriter(response, { format, heartbeatMs: config.sseHeartbeatMs, retryMs: config.sseRetryMs });
+      const encode = frameEncoderOf(route);
+      const cursor = method.cursor;
+      const countFrame = bridgeMetrics.frameCounter(rpc, format);
       try {
         let result = early?.result ?? (await first);
         while (result.done !== true) {
-          const json = selectResponseBody(route, decodeToJson(method.output, result.value, codec));
-          await writer.frame(json, method.cursor?.cursorOf(json));
-          bridgeMetrics.frame(rpc, format);
+          const frame = encode(result.value);
+          const drained = writer.frameText(frame.text, cursor?.cursorOf(frame.json));
+          countFrame();
+          if (drained !== undefined) await drained;
           result = await iterator.next();
         }
         writer.end();

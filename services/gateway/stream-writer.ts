@@ -7,6 +7,8 @@
 //   failure, grpc-gateway's shape, so existing NDJSON consumers work.
 // Writes respect back-pressure: a frame is not taken from the gRPC stream until the socket drained the previous
 // one, so a slow reader slows its own gRPC stream (where market data conflates) instead of growing memory here.
+// A thousand subscribers cost no timer each: one keepalive sweep per heartbeat interval visits every open SSE
+// stream, and a frame write only records the sweep's clock (no Date.now(), no promise while the socket keeps up).
 import type { ServerResponse } from "node:http";
 import type { BridgeError } from "./bridge-error";
 
@@ -24,6 +26,11 @@ export interface StreamWriter {
   readonly format: StreamFormat;
   /** Writes a frame; resolves once the socket can take more (or the client left). */
   frame(json: unknown, id?: string): Promise<void>;
+  /**
+   * Writes a frame already serialized as JSON text; returns undefined when the socket can take more at once,
+   * else a promise that resolves when it drained (or the client left).
+   */
+  frameText(text: string, id?: string): Promise<void> | undefined;
   /** Ends the response after a normal end of the RPC. */
   end(): void;
   /** Ends the response after the RPC failed mid-stream. */
@@ -50,24 +57,14 @@ export function openStreamWriter(response: ServerResponse, options: StreamWriter
   if (sse) response.write(`retry: ${options.retryMs}\n\n`);
   else response.flushHeaders();
 
-  let lastWrite = Date.now();
-  const heartbeat = sse
-    ? setInterval(() => {
-        if (Date.now() - lastWrite >= options.heartbeatMs && !response.writableEnded) {
-          response.write(": keepalive\n\n");
-          lastWrite = Date.now();
-        }
-      }, Math.max(100, Math.floor(options.heartbeatMs / 2)))
-    : undefined;
-  heartbeat?.unref();
-  const stop = () => clearInterval(heartbeat);
+  const keepalive: KeepaliveEntry = { response, lastWriteSweep: 0 };
+  const sweep = sse ? keepaliveSweepOf(options.heartbeatMs) : undefined;
+  sweep?.add(keepalive);
+  const stop = () => sweep?.delete(keepalive);
   response.once("close", stop);
 
-  const write = (text: string): Promise<void> => {
-    lastWrite = Date.now();
-    if (response.writableEnded || response.destroyed) return Promise.resolve();
-    if (response.write(text)) return Promise.resolve();
-    return new Promise((resolve) => {
+  const drained = (): Promise<void> =>
+    new Promise((resolve) => {
       const done = () => {
         response.off("drain", done);
         response.off("close", done);
@@ -76,16 +73,23 @@ export function openStreamWriter(response: ServerResponse, options: StreamWriter
       response.once("drain", done);
       response.once("close", done);
     });
+  const write = (text: string): Promise<void> | undefined => {
+    if (response.writableEnded || response.destroyed) return undefined;
+    if (sweep !== undefined) keepalive.lastWriteSweep = sweep.clock;
+    return response.write(text) ? undefined : drained();
+  };
+  const frameText = (data: string, id?: string): Promise<void> | undefined => {
+    if (!sse) return write(`{"result":${data}}\n`);
+    // A cursor with a line break would corrupt the event framing; cursors are tokens and numbers, so drop it.
+    return write(id !== undefined && id.indexOf("\n") < 0 && id.indexOf("\r") < 0 ? `id: ${id}\ndata: ${data}\n\n` : `data: ${data}\n\n`);
   };
 
   return {
     format: options.format,
     frame(json, id) {
-      const data = JSON.stringify(json);
-      if (!sse) return write(`{"result":${data}}\n`);
-      // A cursor with a line break would corrupt the event framing; cursors are tokens and numbers, so drop it.
-      return write(id !== undefined && !/[\r\n]/.test(id) ? `id: ${id}\ndata: ${data}\n\n` : `data: ${data}\n\n`);
+      return frameText(JSON.stringify(json), id) ?? Promise.resolve();
     },
+    frameText,
     end() {
       stop();
       if (response.writableEnded) return;
@@ -98,4 +102,61 @@ export function openStreamWriter(response: ServerResponse, options: StreamWriter
       response.end(sse ? `event: rpc-error\ndata: ${body}\n\n` : `${body}\n`);
     },
   };
+}
+
+interface KeepaliveEntry {
+  response: ServerResponse;
+  /** The sweep clock at the last write; a stream is idle when a whole sweep passed without one. */
+  lastWriteSweep: number;
+}
+
+interface KeepaliveSweep {
+  /** Counts sweeps; stamped on each write, so writes never read the time. */
+  clock: number;
+  add(entry: KeepaliveEntry): void;
+  delete(entry: KeepaliveEntry): void;
+}
+
+const sweeps = new Map<number, KeepaliveSweep>();
+
+/**
+ * The shared keepalive timer of one heartbeat interval. It runs every half interval while streams are open and
+ * sends `: keepalive` to each stream that wrote nothing since the sweep before the last, so an idle stream hears
+ * from the bridge at least once per heartbeat interval and a busy one never does.
+ */
+function keepaliveSweepOf(heartbeatMs: number): KeepaliveSweep {
+  let sweep = sweeps.get(heartbeatMs);
+  if (sweep !== undefined) return sweep;
+  const entries = new Set<KeepaliveEntry>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const periodMs = Math.max(50, Math.floor(heartbeatMs / 2));
+  const created: KeepaliveSweep = {
+    clock: 0,
+    add(entry) {
+      entries.add(entry);
+      entry.lastWriteSweep = created.clock;
+      if (timer === undefined) {
+        timer = setInterval(() => {
+          created.clock++;
+          for (const stream of entries) {
+            if (created.clock - stream.lastWriteSweep < 2) continue;
+            const response = stream.response;
+            if (response.writableEnded || response.destroyed) continue;
+            response.write(": keepalive\n\n");
+            stream.lastWriteSweep = created.clock;
+          }
+        }, periodMs);
+        timer.unref();
+      }
+    },
+    delete(entry) {
+      entries.delete(entry);
+      if (entries.size === 0 && timer !== undefined) {
+        clearInterval(timer);
+        timer = undefined;
+      }
+    },
+  };
+  sweeps.set(heartbeatMs, created);
+  return created;
 }
