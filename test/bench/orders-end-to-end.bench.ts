@@ -9,6 +9,7 @@
 // "Position updated" is observed by polling accounting's GetBalance for the portfolio that just traded (each
 // portfolio has at most one order outstanding in the latency phase), so it includes up to one poll round.
 import { execFileSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import { createClients } from "../../clients/node";
 import { Side } from "../../generated/tradeplane/common/v1/common";
