@@ -5,6 +5,7 @@
 // Target (issue 7): p99 tick-to-client ≤ 200 ms with zero gaps. Baseline in the same run: the same fan-out
 // over gRPC directly (subscribers calling StreamQuotes themselves), to show what the bridge adds.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { setMaxListeners } from "node:events";
 import http from "node:http";
 import * as path from "node:path";
@@ -55,8 +56,18 @@ function account(tally: Tally, id: number, frame: Frame, receivedAt: number, mea
   }
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from /proc (the gateway runs as a child process). */
+function cpuMsOf(pid: number): number {
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  const ticksPerSecond = 100; // USER_HZ, which Linux fixes at 100 for /proc
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
 async function startGateway(marketDataPort: number): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "gateway-server.ts")], {
+  // BENCH_GATEWAY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", profiles the gateway alone.
+  const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(__dirname, "gateway-server.ts")], {
     stdio: ["pipe", "pipe", "inherit"],
     env: { ...process.env, JWT_SECRET: BENCH_SECRET, MARKETDATA_ADDRESS: `127.0.0.1:${marketDataPort}` },
   });
@@ -171,16 +182,19 @@ async function publish(channel: Channel, token: string, durationMs: number, pric
   return sent;
 }
 
-async function run(label: string, open: (tally: Tally, measuring: () => boolean) => Promise<() => void>, channel: Channel, token: string, prices: Map<string, number>) {
+async function run(label: string, open: (tally: Tally, measuring: () => boolean) => Promise<() => void>, channel: Channel, token: string, prices: Map<string, number>, cpuMs?: () => number) {
   const tally = newTally();
   let measuring = false;
   const openedAt = Date.now();
   const close = await open(tally, () => measuring);
   const connectMs = Date.now() - openedAt;
   measuring = true;
+  const cpuBefore = cpuMs?.();
   const ticks = await publish(channel, token, DURATION_MS, prices);
   await new Promise((resolve) => setTimeout(resolve, 500)); // let the last ticks arrive
   measuring = false;
+  // Everything the gateway did while ticks flowed (frames, keepalives, metrics), per update delivered.
+  const gatewayCpuUsPerFrame = cpuBefore === undefined ? undefined : Math.round(((cpuMs!() - cpuBefore) * 1000) / Math.max(1, tally.frames));
   close();
   const expected = (ticks * SUBSCRIBERS) / SYMBOLS.length;
   const result = {
@@ -189,9 +203,10 @@ async function run(label: string, open: (tally: Tally, measuring: () => boolean)
     framesExpected: expected,
     framesReceived: tally.frames,
     gaps: tally.gaps,
+    gatewayCpuUsPerFrame,
     latencyMs: { p50: percentile(tally.latenciesMs, 50), p99: percentile(tally.latenciesMs, 99), max: percentile(tally.latenciesMs, 100) },
   };
-  console.log(`  ${label}: ${SUBSCRIBERS} subscribers up in ${connectMs} ms; ${tally.frames}/${expected} updates; gaps ${tally.gaps}; p50 ${result.latencyMs.p50} ms p99 ${result.latencyMs.p99} ms max ${result.latencyMs.max} ms`);
+  console.log(`  ${label}: ${SUBSCRIBERS} subscribers up in ${connectMs} ms; ${tally.frames}/${expected} updates; gaps ${tally.gaps}; p50 ${result.latencyMs.p50} ms p99 ${result.latencyMs.p99} ms max ${result.latencyMs.max} ms${gatewayCpuUsPerFrame === undefined ? "" : `; gateway CPU ${gatewayCpuUsPerFrame} µs/frame`}`);
   return result;
 }
 
@@ -204,7 +219,7 @@ async function main(): Promise<void> {
     // Every symbol gets a first quote, so subscribers start with a SNAPSHOT.
     await publish(channel, service.token, Math.ceil((SYMBOLS.length * 1000) / TICKS_PER_SECOND) + 10, prices);
     const direct = await run("gRPC direct", (tally, measuring) => openGrpcSubscribers(channel, service.token, tally, measuring), channel, service.token, prices);
-    const bridge = await run("SSE bridge ", (tally, measuring) => openSseSubscribers(gateway.port, service.token, tally, measuring), channel, service.token, prices);
+    const bridge = await run("SSE bridge ", (tally, measuring) => openSseSubscribers(gateway.port, service.token, tally, measuring), channel, service.token, prices, () => cpuMsOf(gateway.child.pid!));
     report({
       name: "gateway-sse-fanout",
       checks: [
