@@ -1,5 +1,5 @@
 // Market data lookups for the orders domain, over the market data service's generated gRPC client. Instruments
-// change rarely, so they are kept for a short time; quotes are always read fresh.
+// change rarely, so they are kept for a short time; quotes are read fresh (concurrent reads of a symbol share one call).
 import Decimal from "decimal.js";
 import { ClientError, Status } from "nice-grpc";
 import type { Instrument, Quote } from "../../../generated/tradeplane/marketdata/v1/market_data";
@@ -23,6 +23,18 @@ export function createMarketDataClient(options: MarketDataClientOptions): Market
 } {
   const { client, instrumentTtlMs } = options;
   const instruments = new Map<string, { instrument: InstrumentInfo; until: number }>();
+  // Quote reads in flight by symbol. Under load many submits and executions of one symbol ask at the same moment;
+  // they share the one read that is already on its way instead of each making a gRPC call, so the answer is never
+  // older than one round trip to market data, and a busy symbol costs one call per round trip, not one per order.
+  const quotesInFlight = new Map<string, Promise<{ quote?: Quote } | null>>();
+
+  function quoteOf(symbol: string): Promise<{ quote?: Quote } | null> {
+    const running = quotesInFlight.get(symbol);
+    if (running !== undefined) return running;
+    const read = call(() => client.getQuote({ symbol })).finally(() => quotesInFlight.delete(symbol));
+    quotesInFlight.set(symbol, read);
+    return read;
+  }
 
   async function instrumentOf(ref: { symbol: string } | { securityId: string }): Promise<InstrumentInfo | null> {
     const key = "symbol" in ref ? `s:${ref.symbol}` : `i:${ref.securityId}`;
@@ -43,14 +55,14 @@ export function createMarketDataClient(options: MarketDataClientOptions): Market
       if ("symbol" in ref) {
         const [instrument, quote] = await Promise.all([
           instrumentOf(ref),
-          call(() => client.getQuote({ symbol: ref.symbol })),
+          quoteOf(ref.symbol),
         ]);
         if (instrument === null || quote?.quote === undefined) return null;
         return { instrument, quote: toQuote(quote.quote) } satisfies MarketSnapshot;
       }
       const instrument = await instrumentOf(ref);
       if (instrument === null) return null;
-      const quote = await call(() => client.getQuote({ symbol: instrument.symbol }));
+      const quote = await quoteOf(instrument.symbol);
       if (quote?.quote === undefined) return null;
       return { instrument, quote: toQuote(quote.quote) };
     },
