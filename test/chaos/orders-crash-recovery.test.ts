@@ -1,12 +1,15 @@
 // Failure test for the order flow on the real Postgres and RabbitMQ: a few thousand mixed orders over many portfolios
 // while worker processes (order execution + accounting's position worker, as competing consumers) are SIGKILLed and
-// restarted; every SIGKILL also cuts that process's RabbitMQ connection with deliveries in flight. Afterwards every
+// restarted; every SIGKILL also cuts that process's RabbitMQ connection with deliveries in flight, and once the broker
+// itself closes the connection of the main process (outbox relays publishing, consumers holding deliveries), as a
+// broker restart or a network cut would. Afterwards every
 // order is terminal or resting, accounting's positions equal what the fills imply, no terminal order holds a
 // reservation, and AuditLedger reports zero differences.
 import { expect } from "chai";
-import { fork, type ChildProcess } from "node:child_process";
+import { execFile, fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { createClients, type TradeplaneClients } from "../../clients/node";
 import { Side } from "../../generated/tradeplane/common/v1/common";
 import { OrderStatus, OrderType, TimeInForce, type Order } from "../../generated/tradeplane/orders/v1/orders";
@@ -26,6 +29,16 @@ const KILLS = 6;
 const SECRET = "chaos-secret-0123456789abcdef0123456789";
 const id24 = (prefix: string): string => (prefix + randomBytes(12).toString("hex")).slice(0, 24);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const run = promisify(execFile);
+
+/** RabbitMQ pids of the connections whose client-provided name is `connectionName` (the runtime names its own). */
+async function connectionPids(connectionName: string): Promise<string[]> {
+  const { stdout } = await run("rabbitmqctl", ["list_connections", "-q", "--no-table-headers", "pid", "client_properties"]);
+  return stdout
+    .split("\n")
+    .filter((line) => line.includes(`{"connection_name","${connectionName}"}`))
+    .map((line) => line.split("\t")[0]);
+}
 
 describe("orders chaos: worker processes killed during a few thousand orders", function () {
   this.timeout(600_000);
@@ -99,9 +112,19 @@ describe("orders chaos: worker processes killed during a few thousand orders", f
     let submitting = true;
     // Chaos: kill a random worker (SIGKILL: no drain, its RabbitMQ connection drops with deliveries unacked) and
     // start a replacement, KILLS times while orders flow; quotes wander so resting limits fill or stay.
+    let connectionsCut = 0;
     const chaos = (async () => {
       for (let k = 0; k < KILLS && submitting; k++) {
         await sleep(1500);
+        if (k === 1) {
+          // The broker drops the main process's connection (its relays and consumers); it must reconnect and lose
+          // nothing: unconfirmed publishes are retried from the outbox, unacked deliveries are redelivered.
+          for (const pid of await connectionPids(`tradeplane-${process.pid}`)) {
+            await run("rabbitmqctl", ["close_connection", pid, "chaos test: connection dropped"]);
+            connectionsCut++;
+          }
+          continue;
+        }
         const victim = [...workers][Math.floor(Math.random() * workers.size)];
         victim?.kill("SIGKILL");
         await startWorker();
@@ -158,6 +181,7 @@ describe("orders chaos: worker processes killed during a few thousand orders", f
     submitting = false;
     await chaos;
     await wander;
+    expect(connectionsCut, "the main process's RabbitMQ connection was cut").to.be.greaterThan(0);
 
     // Settle: no order may stay PENDING_NEW, and accounting must have booked every fill.
     const all = await eventuallyOrders(clients, (orders) =>
