@@ -28,8 +28,11 @@ export class ConflatingBuffer<T extends { readonly symbol: string }> {
   private count = 0;
   /** Newest unsent node per symbol, the one a conflating push replaces. */
   private readonly newestBySymbol = new Map<string, Node<T>>();
-  /** Updates given up with no newer entry of their symbol left to carry the count. */
-  private orphanDrops = new Map<string, number>();
+  /**
+   * Updates given up with no newer entry of their symbol left to carry the count. Created on the first such drop
+   * (only when symbols outnumber capacity), so an idle stream does not hold an empty map.
+   */
+  private orphanDrops: Map<string, number> | undefined;
 
   constructor(readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
@@ -58,6 +61,7 @@ export class ConflatingBuffer<T extends { readonly symbol: string }> {
       const oldest = this.head!;
       this.unlink(oldest);
       const symbol = oldest.item.symbol;
+      this.orphanDrops ??= new Map();
       this.orphanDrops.set(symbol, (this.orphanDrops.get(symbol) ?? 0) + oldest.droppedBefore + 1);
     }
     this.append(item, 0);
@@ -78,14 +82,14 @@ export class ConflatingBuffer<T extends { readonly symbol: string }> {
       if (node.item.symbol === symbol) this.unlink(node);
       node = next;
     }
-    this.orphanDrops.delete(symbol);
+    this.orphanDrops?.delete(symbol);
   }
 
   /** Drops that no queued entry carries (only when symbols outnumber capacity); reset on read. */
   takeOrphanDrops(): ReadonlyMap<string, number> | undefined {
-    if (this.orphanDrops.size === 0) return undefined;
     const drops = this.orphanDrops;
-    this.orphanDrops = new Map();
+    if (drops === undefined || drops.size === 0) return undefined;
+    this.orphanDrops = undefined;
     return drops;
   }
 
@@ -116,9 +120,13 @@ export class ConflatingBuffer<T extends { readonly symbol: string }> {
     if (node.next) node.next.previous = node.previous;
     else this.tail = node.previous;
     this.count -= 1;
+    const previous = node.previous;
+    // A taken node must not keep its former neighbours alive.
+    node.previous = undefined;
+    node.next = undefined;
     if (this.newestBySymbol.get(node.item.symbol) === node) {
       // The newest of this symbol is leaving; an older one still queued (if any) becomes the newest.
-      let older = node.previous;
+      let older = previous;
       while (older && older.item.symbol !== node.item.symbol) older = older.previous;
       if (older) this.newestBySymbol.set(node.item.symbol, older);
       else this.newestBySymbol.delete(node.item.symbol);

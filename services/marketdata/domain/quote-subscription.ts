@@ -2,7 +2,7 @@ import { ConflatingBuffer } from "./conflating-buffer";
 import type { GapReason } from "./plan-resume";
 import type { SequencedQuote } from "./quote";
 import type { QuoteFrame, StreamEndReason } from "./quote-frame";
-import { encodeResumeToken } from "./resume-token";
+import { encodeResumeToken, encodeSingleSymbolToken } from "./resume-token";
 
 interface SymbolState {
   /** Highest seq already queued (control frames or buffer); live updates at or below it are dropped. */
@@ -35,6 +35,11 @@ export class QuoteSubscription {
   private isEndSent = false;
   private isStarted = false;
   private wake: (() => void) | undefined;
+  /**
+   * The resume token of what has been sent so far, kept until the position changes: frames that move no seq
+   * (heartbeats, LAGGED, GAP, END) reuse it, and every frame needs one.
+   */
+  private token: string | undefined;
 
   constructor(
     readonly streamId: string,
@@ -65,6 +70,7 @@ export class QuoteSubscription {
   addWithSnapshot(symbol: string, latest: SequencedQuote | undefined): void {
     if (this.symbols.has(symbol)) return;
     this.symbols.set(symbol, { lastQueuedSeq: latest?.seq ?? 0, lastSentSeq: 0, awaitingReplayToSeq: undefined });
+    this.token = undefined;
     if (latest) this.catchUp.push({ kind: "SNAPSHOT", symbol, epoch: this.epoch, seq: latest.seq, quote: latest });
     this.notify();
   }
@@ -73,6 +79,7 @@ export class QuoteSubscription {
   addUpToDate(symbol: string, seq: number): void {
     if (this.symbols.has(symbol)) return;
     this.symbols.set(symbol, { lastQueuedSeq: seq, lastSentSeq: seq, awaitingReplayToSeq: undefined });
+    this.token = undefined;
   }
 
   /**
@@ -82,6 +89,7 @@ export class QuoteSubscription {
   addAwaitingReplay(symbol: string, lastSeenSeq: number, latestSeq: number): void {
     if (this.symbols.has(symbol)) return;
     this.symbols.set(symbol, { lastQueuedSeq: latestSeq, lastSentSeq: lastSeenSeq, awaitingReplayToSeq: latestSeq });
+    this.token = undefined;
   }
 
   /** Queue the replayed updates; ignored when a resync overtook the replay. */
@@ -108,6 +116,7 @@ export class QuoteSubscription {
     if (!state) {
       state = { lastQueuedSeq: 0, lastSentSeq: 0, awaitingReplayToSeq: undefined };
       this.symbols.set(symbol, state);
+      this.token = undefined;
     }
     this.catchUp = this.catchUp.filter((frame) => frame.symbol !== symbol);
     this.buffer.removeSymbol(symbol);
@@ -122,12 +131,14 @@ export class QuoteSubscription {
   /** The producer started a new epoch: every symbol starts over from a fresh snapshot. */
   changeEpoch(epoch: number, latestOf: (symbol: string) => SequencedQuote | undefined): void {
     this.epoch = epoch;
+    this.token = undefined;
     for (const symbol of this.symbols.keys()) this.resync(symbol, "EPOCH_CHANGED", latestOf(symbol));
   }
 
   /** Stop following a symbol; its unsent frames are forgotten. */
   remove(symbol: string): void {
     if (!this.symbols.delete(symbol)) return;
+    this.token = undefined;
     this.catchUp = this.catchUp.filter((frame) => frame.symbol !== symbol);
     this.buffer.removeSymbol(symbol);
     if (this.afterLagged?.symbol === symbol) this.afterLagged = undefined;
@@ -172,9 +183,16 @@ export class QuoteSubscription {
 
   /** Token that resumes from exactly what has been pulled so far; every frame carries one. */
   resumeToken(): string {
+    if (this.token !== undefined) return this.token;
+    if (this.symbols.size === 1) {
+      // Most streams follow one symbol: their tokens are shared by every subscriber at the same seq.
+      for (const [symbol, state] of this.symbols) this.token = encodeSingleSymbolToken(this.epoch, symbol, state.lastSentSeq);
+      return this.token!;
+    }
     const seqBySymbol = new Map<string, number>();
     for (const [symbol, state] of this.symbols) seqBySymbol.set(symbol, state.lastSentSeq);
-    return encodeResumeToken({ epoch: this.epoch, seqBySymbol });
+    this.token = encodeResumeToken({ epoch: this.epoch, seqBySymbol });
+    return this.token;
   }
 
   /** The next frame to write, or undefined when there is nothing to send now. */
@@ -233,7 +251,10 @@ export class QuoteSubscription {
 
   private markSent(frame: SymbolFrame): QuoteFrame {
     const state = this.symbols.get(frame.symbol);
-    if (state && frame.kind !== "GAP") state.lastSentSeq = frame.seq;
+    if (state && frame.kind !== "GAP" && state.lastSentSeq !== frame.seq) {
+      state.lastSentSeq = frame.seq;
+      this.token = undefined;
+    }
     return frame;
   }
 

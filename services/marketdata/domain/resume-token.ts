@@ -26,8 +26,34 @@ function checksum(text: string): string {
  */
 export function encodeResumeToken(position: ResumePosition): string {
   const entries = [...position.seqBySymbol].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const payload = `${VERSION}|${position.epoch}|${entries.map(([symbol, seq]) => `${symbol}:${seq}`).join(",")}`;
+  return encodePayload(`${VERSION}|${position.epoch}|${entries.map(([symbol, seq]) => `${symbol}:${seq}`).join(",")}`);
+}
+
+function encodePayload(payload: string): string {
   return Buffer.from(`${payload}|${checksum(payload)}`, "utf8").toString("base64url");
+}
+
+/** The last one-symbol token made per symbol; an entry is rewritten in place when its seq or epoch moves on. */
+const singleSymbolTokens = new Map<string, { epoch: number; seq: number; token: string }>();
+
+/**
+ * The token of a position with one symbol, the same as `encodeResumeToken` gives. A quote fans out to every
+ * subscriber of its symbol at nearly the same moment, and every one-symbol stream that has just been sent seq N
+ * carries the same token, so it is encoded once per (epoch, symbol, seq) instead of once per subscriber. One
+ * entry per symbol ever asked for (symbols are checked against the registry first), so the cache is bounded.
+ */
+export function encodeSingleSymbolToken(epoch: number, symbol: string, seq: number): string {
+  let entry = singleSymbolTokens.get(symbol);
+  if (entry === undefined) {
+    entry = { epoch: -1, seq: -1, token: "" };
+    singleSymbolTokens.set(symbol, entry);
+  }
+  if (entry.epoch !== epoch || entry.seq !== seq) {
+    entry.token = encodePayload(`${VERSION}|${epoch}|${symbol}:${seq}`);
+    entry.epoch = epoch;
+    entry.seq = seq;
+  }
+  return entry.token;
 }
 
 function invalid(reason: string): never {

@@ -18,13 +18,13 @@ import {
   assetClassFilterFromProto,
   barIntervalFromProto,
   barToProto,
-  encodeUpdateFrame,
   frameToProto,
   instrumentToProto,
   quoteToProto,
   statusFilterFromProto,
   TICK_REJECTION_TO_PROTO,
   tickFromProto,
+  UpdateFrameEncoder,
 } from "./mappers";
 
 export interface MarketDataHandlerDeps {
@@ -106,12 +106,14 @@ export function createMarketDataService(deps: MarketDataHandlerDeps): MarketData
       context.signal.addEventListener("abort", closeForCancel, { once: true });
       if (context.shutdownSignal.aborted) endForShutdown();
       deps.metrics.streamsOpen.inc();
+      let updates: UpdateFrameEncoder | undefined; // Made at the first UPDATE: a stream that never gets one needs none.
       try {
         while (!subscription.isFinished) {
           const frame = subscription.pull();
           if (frame?.kind === "UPDATE") {
             // The hot path: the quote's bytes are shared by every subscriber of the symbol.
-            const bytes = encodeUpdateFrame(frame.quote, securityIdOf(frame.symbol), subscription.streamId, frame.epoch, subscription.resumeToken());
+            updates ??= new UpdateFrameEncoder(subscription.streamId);
+            const bytes = updates.encode(frame.quote, securityIdOf(frame.symbol), frame.epoch, subscription.resumeToken());
             yield preEncoded<StreamQuotesResponse>(bytes);
             continue;
           }
