@@ -1,6 +1,6 @@
 // Quote fan-out through StreamQuotes, server in its own process, subscribers in this one:
 //   A. 1,000 subscribers × 10 ticks/s on one symbol → p99 tick-to-subscriber ≤ 150 ms, zero gaps (G6)
-//   B. 10,000 subscribers × 1 tick/s → p99 ≤ 1 s, server RSS ≤ 16 KiB per open stream, zero gaps (G7)
+//   B. 10,000 subscribers × 1 tick/s → p99 ≤ 1 s, server memory ≤ 16 KiB per open stream, zero gaps (G7)
 //   C. A again plus one stalled subscriber → the others' p99 ≤ 1.2× A's (same run), and the stalled stream
 //      is conflated (LAGGED) instead of buffering without bound.
 // A busy second symbol is fed in A and C alike, so the stalled subscriber (which follows it) fills its
@@ -8,6 +8,9 @@
 // timestamp, stamped by the feed as it sends; both run on this machine's clock. A bare grpc-js
 // broadcaster (marketdata-raw-broadcast.ts) runs the same subscriber loads first, as the same-run
 // baseline the ratios in the JSON result are taken against.
+// Memory per stream is the server's heap + external memory after a full GC (both servers run with --expose-gc),
+// read before the streams open and again once they are open and idle, divided by the stream count. RSS is
+// recorded beside it but not checked: it moves with collections and with pages the allocator keeps.
 import { spawn, type ChildProcess } from "node:child_process";
 import { setMaxListeners } from "node:events";
 import * as os from "node:os";
@@ -20,6 +23,7 @@ import {
   StreamQuotesRequest,
   StreamQuotesResponse,
 } from "../../generated/tradeplane/marketdata/v1/market_data_service";
+import { perStream, type MemoryReading } from "./marketdata-memory";
 import { percentile, report } from "./support/report";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
@@ -32,25 +36,50 @@ interface Server {
   httpPort: number;
   token: string;
   child: ChildProcess;
+  /** Send a line command to the child and resolve with its one-line answer. */
+  ask(command: string): Promise<string>;
+}
+
+/** Line-based talk with a child process: its stdout lines in order, and commands on its stdin. */
+function lineChannel(child: ChildProcess) {
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let buffered = "";
+  child.stdout!.on("data", (chunk) => {
+    buffered += chunk;
+    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      const waiter = waiting.shift();
+      if (waiter) waiter(line);
+      else lines.push(line);
+    }
+  });
+  const nextLine = () => (lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise<string>((resolve) => waiting.push(resolve)));
+  const ask = (command: string) => {
+    child.stdin!.write(`${command}\n`);
+    return nextLine();
+  };
+  return { nextLine, ask };
 }
 
 async function startServer(): Promise<Server> {
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(__dirname, "marketdata-server.ts")], {
+  const child = spawn(process.execPath, ["--expose-gc", ...nodeArgs, "--import", "tsx", path.join(__dirname, "marketdata-server.ts")], {
     stdio: ["pipe", "pipe", "inherit"],
     env: { ...process.env, BENCH_SERVER_ENV: JSON.stringify({ MARKETDATA_STREAM_BUFFER: String(STREAM_BUFFER), MARKETDATA_HEARTBEAT_INTERVAL: "5s" }) },
   });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = "";
-    child.stdout!.on("data", (chunk) => {
-      out += chunk;
-      const newline = out.indexOf("\n");
-      if (newline >= 0) resolve(out.slice(0, newline));
-    });
-    child.on("exit", (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return { ...(JSON.parse(line) as { grpcPort: number; httpPort: number; token: string }), child };
+  const { nextLine, ask } = lineChannel(child);
+  const exited = new Promise<never>((_, reject) => child.on("exit", (code) => reject(new Error(`server exited with ${code}`))));
+  exited.catch(() => undefined);
+  const line = await Promise.race([nextLine(), exited]);
+  return { ...(JSON.parse(line) as { grpcPort: number; httpPort: number; token: string }), child, ask };
 }
+
+/** Heap + external after a full GC in the server process (see marketdata-memory.ts). */
+const serverMemory = async (ask: (command: string) => Promise<string>) => JSON.parse(await ask("memory")) as MemoryReading;
+/** Streams have their SNAPSHOT; give their opening writes a moment to finish before reading memory. */
+const IDLE_BEFORE_MEMORY_MS = 1_000;
 
 async function serverGauge(server: Server, name: string): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
@@ -59,7 +88,6 @@ async function serverGauge(server: Server, name: string): Promise<number> {
   return Number(match[1]);
 }
 
-const serverRssBytes = (server: Server) => serverGauge(server, "process_resident_memory_bytes");
 /** Server CPU (user + system) so far; its growth over a feed divided by the frames delivered is the CPU per frame. */
 const serverCpuSeconds = (server: Server) => serverGauge(server, "process_cpu_seconds_total");
 
@@ -185,9 +213,10 @@ async function scenario(server: Server, options: { subscribers: number; perSecon
       stalledIterator = feeder.streamQuotes({ symbols: ["AAPL", "MSFT"], resumeToken: "" }, { signal: controller.signal })[Symbol.asyncIterator]();
       await stalledIterator.next();
     }
-    const rssBefore = await serverRssBytes(server);
+    const memoryBefore = await serverMemory(server.ask);
     const { stats, done } = await subscribe(server, options.subscribers, "AAPL", controller);
-    const rssWithStreams = await serverRssBytes(server);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_BEFORE_MEMORY_MS));
+    const memoryWithStreams = await serverMemory(server.ask);
     const cpuBefore = await serverCpuSeconds(server);
     await feed(feeder, "AAPL", options.perSecond, SECONDS, options.busy);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -214,7 +243,7 @@ async function scenario(server: Server, options: { subscribers: number; perSecon
       gaps: stats.gaps,
       lagged: stats.lagged,
       latencyMs: { p50: percentile(stats.latenciesMs, 50), p99: percentile(stats.latenciesMs, 99), max: percentile(stats.latenciesMs, 100) },
-      serverRssBytes: { before: rssBefore, withStreams: rssWithStreams, perStream: (rssWithStreams - rssBefore) / options.subscribers },
+      serverMemory: { before: memoryBefore, withStreams: memoryWithStreams, perStream: perStream(memoryBefore, memoryWithStreams, options.subscribers) },
       // Includes the feed's PublishQuotes and the busy symbol's ticks, so it is an upper bound per delivered frame.
       serverCpuMicrosPerFrame: (cpuSeconds * 1e6) / Math.max(1, stats.updates),
       stalled: options.stalled ? { framesAfterResuming: stalledFrames, laggedNotices: stalledLagged } : undefined,
@@ -227,33 +256,17 @@ async function scenario(server: Server, options: { subscribers: number; perSecon
 
 /** The bare grpc-js broadcaster of marketdata-raw-broadcast.ts, driven by line commands. */
 async function startRawBaseline() {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "marketdata-raw-broadcast.ts")], { stdio: ["pipe", "pipe", "inherit"] });
-  const lines: string[] = [];
-  const waiting: ((line: string) => void)[] = [];
-  let buffered = "";
-  child.stdout!.on("data", (chunk) => {
-    buffered += chunk;
-    for (let newline = buffered.indexOf("\n"); newline >= 0; newline = buffered.indexOf("\n")) {
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      const waiter = waiting.shift();
-      if (waiter) waiter(line);
-      else lines.push(line);
-    }
-  });
-  const nextLine = () => (lines.length > 0 ? Promise.resolve(lines.shift()!) : new Promise<string>((resolve) => waiting.push(resolve)));
+  const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", path.join(__dirname, "marketdata-raw-broadcast.ts")], { stdio: ["pipe", "pipe", "inherit"] });
+  const { nextLine, ask } = lineChannel(child);
   const { grpcPort } = JSON.parse(await nextLine()) as { grpcPort: number };
-  const ask = (command: string) => {
-    child.stdin!.write(`${command}\n`);
-    return nextLine();
-  };
   return {
     async scenario(subscribers: number, perSecond: number) {
       const controller = new AbortController();
       setMaxListeners(0, controller.signal);
-      const rssBefore = Number(await ask("rss"));
-      const { stats, done } = await subscribe({ grpcPort, httpPort: 0, token: "raw", child }, subscribers, "AAPL", controller);
-      const rssWithStreams = Number(await ask("rss"));
+      const memoryBefore = await serverMemory(ask);
+      const { stats, done } = await subscribe({ grpcPort, httpPort: 0, token: "raw", child, ask }, subscribers, "AAPL", controller);
+      await new Promise((resolve) => setTimeout(resolve, IDLE_BEFORE_MEMORY_MS));
+      const memoryWithStreams = await serverMemory(ask);
       await ask(`run ${perSecond} ${SECONDS}`);
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       controller.abort();
@@ -263,7 +276,7 @@ async function startRawBaseline() {
         updates: stats.updates,
         expectedUpdates: subscribers * Math.round(SECONDS * perSecond),
         latencyMs: { p50: percentile(stats.latenciesMs, 50), p99: percentile(stats.latenciesMs, 99), max: percentile(stats.latenciesMs, 100) },
-        serverRssBytes: { before: rssBefore, withStreams: rssWithStreams, perStream: (rssWithStreams - rssBefore) / subscribers },
+        serverMemory: { before: memoryBefore, withStreams: memoryWithStreams, perStream: perStream(memoryBefore, memoryWithStreams, subscribers) },
       };
     },
     async stop() {
@@ -273,12 +286,17 @@ async function startRawBaseline() {
   };
 }
 
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+/** The checked figure first (heap + external after GC), then its parts, and RSS for the record. */
+const describeMemory = (memory: ReturnType<typeof perStream>) =>
+  `${kib(memory.liveBytes)}/stream heap+external after GC (heap ${kib(memory.heapUsed)}, external ${kib(memory.external)}; RSS ${kib(memory.rss)}, not checked)`;
+
 async function main(): Promise<void> {
   const baseline = await startRawBaseline();
   const rawA = await baseline.scenario(1_000, 10);
   console.log(`  raw grpc-js 1k × 10/s: p50 ${rawA.latencyMs.p50} ms p99 ${rawA.latencyMs.p99} ms, ${rawA.updates}/${rawA.expectedUpdates} updates`);
   const rawB = await baseline.scenario(10_000, 1);
-  console.log(`  raw grpc-js 10k × 1/s: p50 ${rawB.latencyMs.p50} ms p99 ${rawB.latencyMs.p99} ms, ${(rawB.serverRssBytes.perStream / 1024).toFixed(1)} KiB/stream`);
+  console.log(`  raw grpc-js 10k × 1/s: p50 ${rawB.latencyMs.p50} ms p99 ${rawB.latencyMs.p99} ms, ${describeMemory(rawB.serverMemory.perStream)}`);
   await baseline.stop();
   const server = await startServer();
   try {
@@ -287,9 +305,9 @@ async function main(): Promise<void> {
     const c = await scenario(server, { subscribers: 1_000, perSecond: 10, busy: true, stalled: true });
     console.log(`  C 1k × 10/s + stalled: p99 ${c.latencyMs.p99} ms, gaps ${c.gaps}, stalled ${JSON.stringify(c.stalled)}`);
     const b = await scenario(server, { subscribers: 10_000, perSecond: 1, busy: false, stalled: false });
-    console.log(`  B 10k × 1/s: p50 ${b.latencyMs.p50} ms p99 ${b.latencyMs.p99} ms, ${b.updates}/${b.expectedUpdates} updates, gaps ${b.gaps}, ${(b.serverRssBytes.perStream / 1024).toFixed(1)} KiB/stream, server CPU ${b.serverCpuMicrosPerFrame.toFixed(1)} µs/frame`);
+    console.log(`  B 10k × 1/s: p50 ${b.latencyMs.p50} ms p99 ${b.latencyMs.p99} ms, ${b.updates}/${b.expectedUpdates} updates, gaps ${b.gaps}, ${describeMemory(b.serverMemory.perStream)}, server CPU ${b.serverCpuMicrosPerFrame.toFixed(1)} µs/frame`);
     console.log(
-      `  vs raw grpc-js: p99 ${(a.latencyMs.p99 / rawA.latencyMs.p99).toFixed(2)}× (1k), ${(b.latencyMs.p99 / rawB.latencyMs.p99).toFixed(2)}× (10k); RSS/stream ${(b.serverRssBytes.perStream / rawB.serverRssBytes.perStream).toFixed(2)}×`,
+      `  vs raw grpc-js: p99 ${(a.latencyMs.p99 / rawA.latencyMs.p99).toFixed(2)}× (1k), ${(b.latencyMs.p99 / rawB.latencyMs.p99).toFixed(2)}× (10k); heap+external/stream ${(b.serverMemory.perStream.liveBytes / rawB.serverMemory.perStream.liveBytes).toFixed(2)}×`,
     );
     report({
       name: "marketdata-fanout",
@@ -298,7 +316,7 @@ async function main(): Promise<void> {
         { label: "1,000 subscribers × 10 ticks/s: seq gaps and conflations", value: a.gaps + a.lagged, target: 0, kind: "max", unit: "" },
         { label: "10,000 subscribers × 1 tick/s: p99 tick-to-subscriber", value: b.latencyMs.p99, target: 1_000, kind: "max", unit: " ms" },
         { label: "10,000 subscribers × 1 tick/s: seq gaps and conflations", value: b.gaps + b.lagged, target: 0, kind: "max", unit: "" },
-        { label: "10,000 subscribers: server RSS per open stream", value: b.serverRssBytes.perStream / 1024, target: 16, kind: "max", unit: " KiB" },
+        { label: "10,000 subscribers: server heap + external per open stream (after GC; RSS in measurements)", value: b.serverMemory.perStream.liveBytes / 1024, target: 16, kind: "max", unit: " KiB" },
         { label: "others' p99 with one stalled subscriber / without (same run)", value: c.latencyMs.p99 / a.latencyMs.p99, target: 1.2, kind: "max" },
         { label: "stalled subscriber conflated (LAGGED notices received)", value: c.stalled?.laggedNotices ?? 0, target: 1, kind: "min", unit: "" },
       ],
@@ -308,7 +326,7 @@ async function main(): Promise<void> {
         ratiosToRawBaseline: {
           p99At1kSubscribers: a.latencyMs.p99 / rawA.latencyMs.p99,
           p99At10kSubscribers: b.latencyMs.p99 / rawB.latencyMs.p99,
-          rssPerStream: b.serverRssBytes.perStream / rawB.serverRssBytes.perStream,
+          liveBytesPerStream: b.serverMemory.perStream.liveBytes / rawB.serverMemory.perStream.liveBytes,
         },
         seconds: SECONDS, streamBuffer: STREAM_BUFFER, busyTicksPerSecond: BUSY_TICKS_PER_SECOND, a, b, c, cache: process.env.REDIS_URL ? "redis" : "in-process" },
     });

@@ -1,9 +1,11 @@
 // Baseline for the fan-out benchmark, run as a child process: a bare grpc-js server that answers
 // StreamQuotes with a SNAPSHOT and then writes the same UPDATE frame (fresh timestamp, next seq) to every
 // open stream at a fixed rate, with no validation, bus, middleware or backpressure handling. Commands on
-// stdin: `rss` prints the resident set size; `run <ticksPerSecond> <seconds>` ticks, then prints `done`.
+// stdin: `memory` prints a MemoryReading (marketdata-memory.ts; run it with --expose-gc) as one JSON line;
+// `run <ticksPerSecond> <seconds>` ticks, then prints `done`.
 import * as grpc from "@grpc/grpc-js";
 import * as readline from "node:readline";
+import { readMemory } from "./marketdata-memory";
 import { StreamQuotesRequest, StreamQuotesResponse, MarketDataServiceDefinition } from "../../generated/tradeplane/marketdata/v1/market_data_service";
 
 const streams = new Set<grpc.ServerWritableStream<StreamQuotesRequest, StreamQuotesResponse>>();
@@ -49,7 +51,7 @@ server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error,
 
 readline.createInterface({ input: process.stdin }).on("line", (line) => {
   const [command, rate, seconds] = line.trim().split(" ");
-  if (command === "rss") process.stdout.write(`${process.memoryUsage().rss}\n`);
+  if (command === "memory") process.stdout.write(`${JSON.stringify(readMemory())}\n`);
   if (command === "run") {
     const total = Math.round(Number(rate) * Number(seconds));
     let sent = 0;

@@ -4,9 +4,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import * as readline from "node:readline";
 import { register } from "../../services/marketdata/main";
 import { createLogger } from "../../services/platform/logger";
 import { startServices } from "../../services/platform/runtime";
+import { readMemory } from "./marketdata-memory";
 
 export interface BenchServer {
   grpcPort: number;
@@ -49,14 +51,18 @@ export async function startMarketDataForBench(extraEnv: Record<string, string> =
   };
 }
 
-// As a child process: start, print the ports and token as one JSON line, stop when stdin closes.
+// As a child process: start, print the ports and token as one JSON line, stop when stdin closes. A `memory`
+// line on stdin is answered with this process's MemoryReading as one JSON line (start it with --expose-gc).
 if (require.main === module) {
   startMarketDataForBench(JSON.parse(process.env.BENCH_SERVER_ENV ?? "{}") as Record<string, string>)
     .then((server) => {
       process.stdout.write(`${JSON.stringify({ grpcPort: server.grpcPort, httpPort: server.httpPort, token: server.token })}\n`);
       const stop = () => void server.stop().then(() => process.exit(0));
-      process.stdin.on("end", stop);
-      process.stdin.resume();
+      const commands = readline.createInterface({ input: process.stdin });
+      commands.on("line", (line) => {
+        if (line.trim() === "memory") process.stdout.write(`${JSON.stringify(readMemory())}\n`);
+      });
+      commands.on("close", stop);
       process.on("SIGTERM", stop);
     })
     .catch((error) => {
