@@ -11,11 +11,12 @@ import { readTransactionCsv } from "./adapters/csv-file";
 import { createExecutionStore } from "./adapters/execution-store";
 import { createLedgerQueries } from "./adapters/ledger-queries";
 import { createLedgerStore } from "./adapters/ledger-store";
+import { createReservationHolds } from "./adapters/reservation-holds";
 import { loadAccountingConfig } from "./config";
 import { importTransactions } from "./domain/import-transactions";
 import { dec } from "./domain/money";
 import type { PricePoint } from "./domain/portfolio-valuation";
-import { postFill } from "./domain/post-fill";
+import { postFill, postFills } from "./domain/post-fill";
 import { postTransactionBatches } from "./domain/post-transactions";
 import { createAccountingService } from "./grpc/accounting-service";
 import { createAllocationService } from "./grpc/allocation-service";
@@ -85,6 +86,7 @@ export async function register(runtime: Runtime): Promise<void> {
     AccountingServiceDefinition,
     createAccountingService({
       withLedgerSession,
+      reservationHolds: createReservationHolds(db.knex, db.schema),
       queries,
       limits,
       prices,
@@ -122,6 +124,7 @@ export async function register(runtime: Runtime): Promise<void> {
     broker: runtime.broker,
     logger: logger.child({ component: "position-worker" }),
     postFill: (fill) => postFill({ withLedgerSession, now }, fill),
+    postFills: (fills) => postFills({ withLedgerSession, now }, fills),
     prefetch: config.fillPrefetch,
     deliveryLimit: config.fillDeliveryLimit,
   });

@@ -1,14 +1,28 @@
 import Decimal from "decimal.js";
 import { AccountingError } from "./accounting-error";
 import { requireEntityId } from "./identifiers";
-import { balanceKey, createLedgerState } from "./ledger-state";
-import type { WithLedgerSession } from "./ledger-session";
-import { dec, fitsStoredRange, parseDecimal, QUANTITY_SCALE } from "./money";
-import { withConflictRetry } from "./post-transactions";
-import { availableAmount, openReservation, releaseReservation, remainingOf, sameReservationRequest, type Reservation } from "./reservation";
+import { fitsStoredRange, parseDecimal, QUANTITY_SCALE } from "./money";
+import { openReservation, proposedReservation, remainingOf, sameReservationRequest, type Reservation } from "./reservation";
+
+/**
+ * Reservations in storage. Each call is atomic and serialised with every other writer of the portfolio (fills,
+ * cash movements, posts), so concurrent holds never over-commit a balance.
+ */
+export interface ReservationHolds {
+  /**
+   * Stores `proposed` if no hold exists for its order and its amount fits within what is available (balance − open
+   * holds of the same asset). CREATED: stored, `available` is what is left after it. EXISTING: the order already
+   * has a hold, nothing written. REFUSED: it does not fit, nothing written; `available` is what could be held.
+   */
+  hold(proposed: Reservation): Promise<
+    { outcome: "CREATED"; reservation: Reservation; available: Decimal } | { outcome: "EXISTING"; reservation: Reservation; available: Decimal } | { outcome: "REFUSED"; available: Decimal }
+  >;
+  /** The reservation by its id or its order id after freeing its remainder (unchanged unless OPEN), or null. */
+  release(reservationIdOrOrderId: string, now: Date): Promise<Reservation | null>;
+}
 
 export interface ReservationDeps {
-  withLedgerSession: WithLedgerSession;
+  reservationHolds: ReservationHolds;
   now: () => Date;
   /** New reservation ids (UUIDs in production). */
   newId: () => string;
@@ -24,9 +38,9 @@ export interface CreateReservationRequest {
 }
 
 /**
- * Holds cash or units for an order, only within what is available (balance − open holds). The portfolio's lock
- * makes check-and-insert atomic, so any number of concurrent requests never hold more than the balance. The
- * order id is the natural key: a retry with the same payload returns the existing hold.
+ * Holds cash or units for an order, only within what is available (balance − open holds); the storage makes the
+ * check and the insert one atomic step under the portfolio's lock, so any number of concurrent requests never hold
+ * more than the balance. The order id is the natural key: a retry with the same payload returns the existing hold.
  */
 export async function createReservation(
   deps: ReservationDeps,
@@ -42,46 +56,33 @@ export async function createReservation(
     throw invalid("amount", `must be a decimal > 0 with at most ${QUANTITY_SCALE} decimals`);
   }
 
-  return withConflictRetry(deps.withLedgerSession, async (session) => {
-    await session.lockPortfolios([request.portfolioId]);
-    const existing = await session.findReservation(request.orderId);
-    const state = await session.loadState([request.portfolioId], securityId ? [{ portfolioId: request.portfolioId, securityId }] : []);
-    const balance = state.balances.get(balanceKey(request.portfolioId, securityId))?.quantityLong ?? dec(0);
-    const held = await session.openReservationTotal(request.portfolioId, securityId);
-    if (existing) {
-      if (existing.orderId !== request.orderId || !sameReservationRequest(existing, { portfolioId: request.portfolioId, securityId, amount })) {
-        throw new AccountingError("ALREADY_EXISTS", "a different reservation already exists for this order", [], {
-          reason: "RESERVATION_EXISTS",
-          reservation_id: existing.reservationId,
-        });
-      }
-      return { reservation: existing, availableAfter: availableAmount(balance, held), replayed: true };
+  const wanted = { reservationId: deps.newId(), orderId: request.orderId, portfolioId: request.portfolioId, securityId, amount };
+  const now = deps.now();
+  const result = await deps.reservationHolds.hold(proposedReservation(wanted, now));
+  if (result.outcome === "EXISTING") {
+    const existing = result.reservation;
+    if (!sameReservationRequest(existing, { portfolioId: request.portfolioId, securityId, amount })) {
+      throw new AccountingError("ALREADY_EXISTS", "a different reservation already exists for this order", [], {
+        reason: "RESERVATION_EXISTS",
+        reservation_id: existing.reservationId,
+      });
     }
-    const reservation = openReservation(
-      { reservationId: deps.newId(), orderId: request.orderId, portfolioId: request.portfolioId, securityId, amount },
-      availableAmount(balance, held),
-      deps.now(),
-    );
-    await session.save({ transactions: [], closures: [], state, reservations: [reservation], cashMovements: [] });
-    return { reservation, availableAfter: availableAmount(balance, held.plus(amount)), replayed: false };
-  });
+    return { reservation: existing, availableAfter: result.available, replayed: true };
+  }
+  if (result.outcome === "REFUSED") {
+    // The domain's rule words the refusal (INSUFFICIENT_FUNDS / INSUFFICIENT_POSITION with what is available).
+    openReservation(wanted, result.available, now);
+    throw new Error(`storage refused a hold of ${amount.toFixed()} with ${result.available.toFixed()} available`);
+  }
+  return { reservation: result.reservation, availableAfter: result.available, replayed: false };
 }
 
 /** Frees what is left of a hold; a hold that is already released or consumed comes back unchanged. */
 export async function releaseReservationById(deps: ReservationDeps, reservationIdOrOrderId: string): Promise<Reservation> {
   if (reservationIdOrOrderId.length < 1 || reservationIdOrOrderId.length > 64) throw invalid("reservation_id", "must be 1-64 characters");
-  return deps.withLedgerSession(async (session) => {
-    const found = await session.findReservation(reservationIdOrOrderId);
-    if (!found) throw new AccountingError("NOT_FOUND", `reservation ${reservationIdOrOrderId} not found`, [], { reason: "RESERVATION_NOT_FOUND" });
-    await session.lockPortfolios([found.portfolioId]);
-    // Re-read under the lock: a fill may have consumed it between the lookup and the lock.
-    const current = (await session.findReservation(found.reservationId)) as Reservation;
-    const released = releaseReservation(current, deps.now());
-    if (released !== current) {
-      await session.save({ transactions: [], closures: [], state: createLedgerState(), reservations: [released], cashMovements: [] });
-    }
-    return released;
-  });
+  const released = await deps.reservationHolds.release(reservationIdOrOrderId, deps.now());
+  if (!released) throw new AccountingError("NOT_FOUND", `reservation ${reservationIdOrOrderId} not found`, [], { reason: "RESERVATION_NOT_FOUND" });
+  return released;
 }
 
 /** What a reservation still holds, for responses. */

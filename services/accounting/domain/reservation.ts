@@ -55,6 +55,14 @@ export function openReservation(
   return { ...request, amount, consumed: dec(0), released: dec(0), status: "OPEN", createdAt: now, updatedAt: now };
 }
 
+/** A new OPEN hold as it would be stored, before the availability check (which storage applies atomically). */
+export function proposedReservation(
+  request: { reservationId: string; orderId: string; portfolioId: string; securityId: string | null; amount: Decimal },
+  now: Date,
+): Reservation {
+  return { ...request, amount: dec(request.amount), consumed: dec(0), released: dec(0), status: "OPEN", createdAt: now, updatedAt: now };
+}
+
 /** True when a retried CreateReservation asks for exactly the hold that exists. */
 export function sameReservationRequest(
   existing: Reservation,

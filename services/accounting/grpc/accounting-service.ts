@@ -13,7 +13,7 @@ import { isEntityId, requireEntityId } from "../domain/identifiers";
 import type { WithLedgerSession } from "../domain/ledger-session";
 import { parseBookKey } from "../domain/ledger-state";
 import { decodePageToken, encodePageToken, pageSizeOf, parseDateFilter, parseSortBy, invalidFilter } from "../domain/list-query";
-import { createReservation, releaseReservationById } from "../domain/manage-reservations";
+import { createReservation, releaseReservationById, type ReservationHolds } from "../domain/manage-reservations";
 import { dec, formatDecimal } from "../domain/money";
 import { averageCost, valuePortfolio, type PricePoint, type SecurityHolding } from "../domain/portfolio-valuation";
 import { postTransactionBatches, postTransactions } from "../domain/post-transactions";
@@ -41,6 +41,7 @@ export type PriceLookup = (securities: { securityId: string; symbol: string }[])
 
 export interface AccountingServiceDeps {
   withLedgerSession: WithLedgerSession;
+  reservationHolds: ReservationHolds;
   queries: LedgerQueries;
   limits: DailyCashLimits;
   prices: PriceLookup;
