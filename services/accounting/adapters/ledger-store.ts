@@ -180,6 +180,34 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       return rows.length > 0 ? toReservation(rows[0] as ReservationSqlRow) : null;
     },
 
+    async findReservations(idsOrOrderIds) {
+      if (idsOrOrderIds.length === 0) return [];
+      const { rows } = await raw(trx,
+        `select * from ?? where reservation_id = any(?::text[]) or order_id = any(?::text[])`,
+        [t("reservations"), idsOrOrderIds, idsOrOrderIds],
+      );
+      return (rows as ReservationSqlRow[]).map(toReservation);
+    },
+
+    async openReservationTotals(keys) {
+      const totals = new Map<string, Decimal>();
+      if (keys.length === 0) return totals;
+      // One probe of the open-holds index per key.
+      const { rows } = await raw(trx,
+        `select k.portfolio_id, k.security_id, coalesce(h.held, 0) as held
+           from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
+           cross join lateral (
+             select sum(r.amount - r.consumed - r.released) as held from ?? r
+              where r.status = 'OPEN' and r.portfolio_id = k.portfolio_id and r.security_id is not distinct from k.security_id
+           ) h`,
+        [keys.map((k) => k.portfolioId), keys.map((k) => k.securityId), t("reservations")],
+      );
+      for (const r of rows as { portfolio_id: string; security_id: string | null; held: string }[]) {
+        totals.set(balanceKey(r.portfolio_id, r.security_id), dec(r.held));
+      }
+      return totals;
+    },
+
     async findCashMovement(key) {
       const { rows } = await raw(trx, `select * from ?? where idempotency_key = ?`, [t("cash_movements"), key]);
       return rows.length > 0 ? toCashMovement(rows[0] as CashMovementSqlRow) : null;

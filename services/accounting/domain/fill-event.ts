@@ -19,7 +19,8 @@ import { dec, fitsStoredRange, parseDecimal, QUANTITY_SCALE } from "./money";
  * draws the difference from free (unreserved) cash; if that is not enough the fill is rejected as
  * INSUFFICIENT_FUNDS and dead-lettered, because the order path must never drive a balance negative: the
  * producer must reserve enough (for example limit price × quantity, or the price band's upper bound for a
- * market order, plus the fee).
+ * market order, plus the fee). A fill marked `closes_reservation` (the order's last) also releases what the
+ * reservation still holds after it, in the same transaction.
  */
 
 /** Version of the body below; bump only with a new parse branch here (consumers accept every known version). */
@@ -55,6 +56,11 @@ export interface FillEventMessage {
   executed_at: string;
   /** The reservation to consume: its reservation_id, or the order id it was created with (CreateReservation's order_id). */
   reservation_id: string;
+  /**
+   * Optional, default false: this is the order's last fill, so whatever the reservation still holds after it is
+   * released in the same transaction (no separate ReleaseReservation, which could overtake the fill).
+   */
+  closes_reservation?: boolean;
 }
 
 /** A validated fill in domain form. */
@@ -70,6 +76,8 @@ export interface Fill {
   fee: Decimal;
   executedAt: Date;
   reservationId: string;
+  /** The order's last fill: the reservation's remainder is released with it. */
+  closesReservation?: boolean;
 }
 
 const ID_24 = /^[a-zA-Z0-9]{24}$/;
@@ -90,6 +98,7 @@ export function encodeFillEvent(fill: Fill): FillEventMessage {
     fee: dec(fill.fee).toFixed(),
     executed_at: fill.executedAt.toISOString(),
     reservation_id: fill.reservationId,
+    ...(fill.closesReservation ? { closes_reservation: true } : {}),
   };
 }
 
@@ -145,6 +154,8 @@ export function parseFillEvent(body: unknown): Fill {
     violations.push({ field: "executed_at", description: "must be an RFC 3339 timestamp" });
   }
   const reservationId = text("reservation_id", 1, 64);
+  const closes = raw.closes_reservation ?? false;
+  if (typeof closes !== "boolean") violations.push({ field: "closes_reservation", description: "must be a boolean" });
 
   if (violations.length > 0) throw malformed(violations);
   return {
@@ -159,6 +170,7 @@ export function parseFillEvent(body: unknown): Fill {
     fee,
     executedAt,
     reservationId,
+    closesReservation: closes === true,
   };
 }
 

@@ -59,6 +59,10 @@ export interface LedgerSession {
   openReservationTotal(portfolioId: string, securityId: string | null): Promise<Decimal>;
   /** A reservation by its reservation_id or by the order_id it was created with. */
   findReservation(reservationIdOrOrderId: string): Promise<Reservation | null>;
+  /** Reservations by reservation_id or order_id, in one statement (each found one once, in no particular order). */
+  findReservations(reservationIdsOrOrderIds: string[]): Promise<Reservation[]>;
+  /** openReservationTotal for several (portfolio, security or null for cash) keys in one statement, by balanceKey. */
+  openReservationTotals(keys: { portfolioId: string; securityId: string | null }[]): Promise<Map<string, Decimal>>;
   findCashMovement(idempotencyKey: string): Promise<CashMovement | null>;
   /** Sum of the movements of one kind for a portfolio since the start of a UTC day. */
   cashMovementTotalSince(portfolioId: string, kind: CashMovementKind, since: Date): Promise<Decimal>;

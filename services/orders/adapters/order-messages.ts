@@ -41,11 +41,18 @@ export function executeMessage(order: Order): OutgoingMessage {
 }
 
 /**
- * Messages for a batch of transitions: one fill event (accounting's contract, schema v1) per fill, and a release
- * request once the order is terminal, so the unused part of the hold goes back to the portfolio.
+ * Messages for a batch of transitions: one fill event (accounting's contract, schema v1) per fill, and once the order
+ * is terminal the unused part of the hold goes back to the portfolio: with the batch's last fill when it has one,
+ * else by a release request.
  */
 export function transitionMessages(order: Order, events: readonly OrderEvent[]): OutgoingMessage[] {
   const messages: OutgoingMessage[] = [];
+  const last = events[events.length - 1];
+  const ends = last !== undefined && isTerminal(last.toStatus);
+  // When the order ends in this batch after a fill, that fill is the order's last: it carries closes_reservation and
+  // accounting frees the rest of the hold in the fill's own transaction, so no release message (and no release that
+  // could overtake the fill) is needed.
+  const closingFill = ends ? [...events].reverse().find((event) => event.fill !== null)?.fill ?? null : null;
   for (const event of events) {
     if (event.fill !== null) {
       const fill = event.fill;
@@ -66,13 +73,13 @@ export function transitionMessages(order: Order, events: readonly OrderEvent[]):
             fee: fill.quantity.times(0),
             executedAt: fill.executedAt,
             reservationId: fill.reservationId,
+            closesReservation: fill === closingFill,
           }),
         ),
       });
     }
   }
-  const last = events[events.length - 1];
-  if (last !== undefined && isTerminal(last.toStatus)) {
+  if (ends && closingFill === null) {
     const body: ReleaseMessage = {
       schema_version: ORDERS_SCHEMA_VERSION,
       order_id: order.id,
