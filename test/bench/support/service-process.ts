@@ -1,0 +1,58 @@
+// Runs tradeplane services in a process of their own for a benchmark, so the load generator's encoding and
+// decoding is not charged to the server (as with any real caller). Usage:
+//   node --import tsx test/bench/support/service-process.ts accounting [orders ...]
+// Reads its configuration from the environment, prints one JSON line {"grpcPort":…,"httpPort":…} once listening,
+// and stops gracefully on SIGTERM.
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import * as readline from "node:readline";
+import { registrationOf } from "../../../services/main";
+import { createLogger } from "../../../services/platform/logger";
+import { startServices, type ServiceName } from "../../../services/platform/runtime";
+
+export interface ServiceProcess {
+  grpcPort: number;
+  httpPort: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Starts the named services in a child process with `env` and resolves once they listen. */
+export function startServiceProcess(services: readonly ServiceName[], env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "service-process.ts"), ...services], {
+    env,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`service process exited with ${code} before listening`)));
+    readline.createInterface({ input: child.stdout! }).once("line", (line) => {
+      const { grpcPort, httpPort } = JSON.parse(line) as { grpcPort: number; httpPort: number };
+      resolve({
+        grpcPort,
+        httpPort,
+        child,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await exited;
+        },
+      });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2) as ServiceName[];
+  const running = await startServices(names.map(registrationOf), process.env, { logger: createLogger({ name: "bench-server", level: "error" }) });
+  process.stdout.write(JSON.stringify({ grpcPort: running.ports.grpc, httpPort: running.ports.http }) + "\n");
+  process.once("SIGTERM", () => {
+    void running.stop().then(() => process.exit(0));
+  });
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
