@@ -184,6 +184,52 @@ function callEndedBeforeStart(): ServerError {
 
 type ServerStreamCall = grpc.ServerWritableStream<unknown, unknown>;
 
+/**
+ * What the call contexts of calls served straight on grpc-js share: the caller's metadata converted when first read,
+ * the headers and trailers a handler writes, sent once. Built per call, so nothing is allocated until it is used.
+ */
+abstract class GrpcJsCallContext<Call extends ServerStreamCall | UnaryCall> {
+  principal: Principal = ANONYMOUS_PRINCIPAL;
+  private metadataRead: Metadata | undefined;
+  private headerWritten: Metadata | undefined;
+  private trailerWritten: Metadata | undefined;
+  private headerSent = false;
+
+  constructor(protected readonly call: Call) {}
+
+  get metadata(): Metadata {
+    this.metadataRead ??= metadataFromGrpcJs(this.call.metadata);
+    return this.metadataRead;
+  }
+
+  get peer(): string {
+    return this.call.getPeer();
+  }
+
+  get header(): Metadata {
+    this.headerWritten ??= Metadata();
+    return this.headerWritten;
+  }
+
+  get trailer(): Metadata {
+    this.trailerWritten ??= Metadata();
+    return this.trailerWritten;
+  }
+
+  sendHeader(): void {
+    if (this.headerSent) return;
+    this.headerSent = true;
+    if (this.headerWritten !== undefined && !isEmpty(this.headerWritten)) {
+      this.call.sendMetadata(metadataToGrpcJs(this.headerWritten));
+    }
+  }
+
+  protected trailerToSend(): grpc.Metadata | undefined {
+    return this.trailerWritten === undefined ? undefined : metadataToGrpcJs(this.trailerWritten);
+  }
+}
+
+
 /** A response message whose bytes the handler encoded itself (see `preEncoded`). */
 class PreEncodedMessage {
   constructor(readonly bytes: Buffer) {}
@@ -222,23 +268,19 @@ const STREAM_ABORTED = new DOMException('the call was cancelled or the server is
  * `abortOnTerminate()`. Its `shutdownSignal` is the call's own, aborted by the server's shutdown control, so that a
  * handler listening on it costs the same with ten thousand streams open as with one.
  */
-class StreamCallContext implements CallContext, TradeplaneCallContext, ShutdownWatcher {
-  principal: Principal = ANONYMOUS_PRINCIPAL;
+class StreamCallContext extends GrpcJsCallContext<ServerStreamCall> implements CallContext, TradeplaneCallContext, ShutdownWatcher {
   /** Shutdown aborted `signal` (abortOnTerminate): an AbortError the handler then throws ends the stream with OK. */
   terminated = false;
-  private metadataRead: Metadata | undefined;
-  private headerWritten: Metadata | undefined;
-  private trailerWritten: Metadata | undefined;
   private controller: AbortController | undefined;
   private shutdownController: AbortController | undefined;
   private terminateOnShutdown = false;
   private watching = false;
-  private headerSent = false;
 
   constructor(
-    private readonly call: ServerStreamCall,
+    call: ServerStreamCall,
     private readonly shutdown: ShutdownControl,
   ) {
+    super(call);
     call.once('cancelled', this.onCancelled);
   }
 
@@ -266,24 +308,6 @@ class StreamCallContext implements CallContext, TradeplaneCallContext, ShutdownW
     this.shutdown.watch(this);
   }
 
-  get metadata(): Metadata {
-    this.metadataRead ??= metadataFromGrpcJs(this.call.metadata);
-    return this.metadataRead;
-  }
-
-  get peer(): string {
-    return this.call.getPeer();
-  }
-
-  get header(): Metadata {
-    this.headerWritten ??= Metadata();
-    return this.headerWritten;
-  }
-
-  get trailer(): Metadata {
-    this.trailerWritten ??= Metadata();
-    return this.trailerWritten;
-  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -301,20 +325,13 @@ class StreamCallContext implements CallContext, TradeplaneCallContext, ShutdownW
     } else this.watchShutdown();
   }
 
-  sendHeader(): void {
-    if (this.headerSent) return;
-    this.headerSent = true;
-    if (this.headerWritten !== undefined && !isEmpty(this.headerWritten)) {
-      this.call.sendMetadata(metadataToGrpcJs(this.headerWritten));
-    }
-  }
 
   /** Lets go of the call's listeners, sends pending headers and returns the trailer to send. */
   end(): grpc.Metadata | undefined {
     this.call.off('cancelled', this.onCancelled);
     if (this.watching) this.shutdown.unwatch(this);
     this.sendHeader();
-    return this.trailerWritten === undefined ? undefined : metadataToGrpcJs(this.trailerWritten);
+    return this.trailerToSend();
   }
 }
 
@@ -436,39 +453,18 @@ const noop = (): void => {};
  * The call context of a unary call: nice-grpc's CallContext plus the platform's members. Metadata, header, trailer
  * and the abort signal are built the first time something reads them; most calls read none of them.
  */
-class UnaryCallContext implements CallContext, TradeplaneCallContext {
-  principal: Principal = ANONYMOUS_PRINCIPAL;
+class UnaryCallContext extends GrpcJsCallContext<UnaryCall> implements CallContext, TradeplaneCallContext {
   readonly abortOnTerminate = noop; // unary calls are short: shutdown lets them finish
-  private metadataRead: Metadata | undefined;
-  private headerWritten: Metadata | undefined;
-  private trailerWritten: Metadata | undefined;
   private controller: AbortController | undefined;
-  private headerSent = false;
   private ended = false;
 
   constructor(
-    private readonly call: UnaryCall,
+    call: UnaryCall,
     readonly shutdownSignal: AbortSignal,
-  ) {}
-
-  get metadata(): Metadata {
-    this.metadataRead ??= metadataFromGrpcJs(this.call.metadata);
-    return this.metadataRead;
+  ) {
+    super(call);
   }
 
-  get peer(): string {
-    return this.call.getPeer();
-  }
-
-  get header(): Metadata {
-    this.headerWritten ??= Metadata();
-    return this.headerWritten;
-  }
-
-  get trailer(): Metadata {
-    this.trailerWritten ??= Metadata();
-    return this.trailerWritten;
-  }
 
   /** Aborts when the client cancels or the deadline passes, until the call has ended. */
   get signal(): AbortSignal {
@@ -481,19 +477,12 @@ class UnaryCallContext implements CallContext, TradeplaneCallContext {
     return this.controller.signal;
   }
 
-  sendHeader(): void {
-    if (this.headerSent) return;
-    this.headerSent = true;
-    if (this.headerWritten !== undefined && !isEmpty(this.headerWritten)) {
-      this.call.sendMetadata(metadataToGrpcJs(this.headerWritten));
-    }
-  }
 
   /** Marks the call answered (its signal no longer aborts), sends pending headers and returns the trailer to send. */
   end(): grpc.Metadata | undefined {
     this.ended = true;
     this.sendHeader();
-    return this.trailerWritten === undefined ? undefined : metadataToGrpcJs(this.trailerWritten);
+    return this.trailerToSend();
   }
 }
 
