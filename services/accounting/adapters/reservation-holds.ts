@@ -1,41 +1,92 @@
-// Reservations in Postgres: each hold and each release is one call of a server-side function (migration 0003), so
-// the portfolio lock they take is held for the function and its commit, not across several network round trips.
+// Reservations in Postgres. Holds go in batches: concurrent CreateReservation calls are placed by one call of
+// `hold_reservations` (migration 0005), which takes each portfolio's lock once and commits once for the whole batch;
+// a release is one call of `release_reservation` (migration 0003). Either way the portfolio lock is held for one
+// function and its commit, never across network round trips.
 import type { Knex } from "knex";
+import { createBatcher } from "../../platform/batcher";
 import type { ReservationHolds } from "../domain/manage-reservations";
+import type { Reservation } from "../domain/reservation";
 import { dec } from "../domain/money";
 import { toReservation, type ReservationSqlRow } from "./ledger-store";
 
 /** Postgres unique_violation: the same order id was held for another portfolio at the same moment. */
 const UNIQUE_VIOLATION = "23505";
+/** Holds per batch: one function call; the batch's portfolios are locked until it commits. */
+const MAX_HOLDS_PER_BATCH = 200;
+/** Batches running at once (each on its own pooled connection). */
+const MAX_HOLD_BATCHES_IN_FLIGHT = 4;
 
-type HoldRow = ReservationSqlRow & { outcome: "CREATED" | "EXISTING" | "REFUSED"; available: string };
+type HoldRow = ReservationSqlRow & { n: number; outcome: "CREATED" | "EXISTING" | "REFUSED"; available: string };
+type HoldOutcome = Awaited<ReturnType<ReservationHolds["hold"]>>;
+/** A hold's outcome, or the error that failed it alone. */
+type Settled = { ok: true; outcome: HoldOutcome } | { ok: false; error: unknown };
 
 /** Creates the ReservationHolds over one knex pool and schema. */
 export function createReservationHolds(knex: Knex, schema: string): ReservationHolds {
   const call = (fn: string) => `"${schema}".${fn}`;
+
+  async function holdAll(proposed: readonly Reservation[]): Promise<HoldOutcome[]> {
+    const { rows } = await knex.raw<{ rows: HoldRow[] }>(
+      `select * from ${call("hold_reservations")}(?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::timestamptz[])`,
+      [
+        proposed.map((p) => p.reservationId),
+        proposed.map((p) => p.orderId),
+        proposed.map((p) => p.portfolioId),
+        // null (a cash hold) travels as an SQL NULL element; knex's binding type only lacks the null.
+        proposed.map((p) => p.securityId) as string[],
+        proposed.map((p) => p.amount.toFixed()),
+        proposed.map((p) => p.createdAt.toISOString()),
+      ],
+    );
+    const outcomes: HoldOutcome[] = new Array(proposed.length);
+    for (const row of rows) {
+      const available = dec(row.available);
+      outcomes[row.n - 1] =
+        row.outcome === "REFUSED" ? { outcome: "REFUSED", available } : { outcome: row.outcome, reservation: toReservation(row), available };
+    }
+    return outcomes;
+  }
+
+  const hold = createBatcher<Reservation, Settled>({
+    maxBatch: MAX_HOLDS_PER_BATCH,
+    maxInFlight: MAX_HOLD_BATCHES_IN_FLIGHT,
+    async run(batch) {
+      try {
+        return (await holdAll(batch)).map((outcome) => ({ ok: true, outcome }));
+      } catch (error) {
+        // The order id is unique across portfolios, whose locks differ: a batch that lost that race asks again and
+        // finds the winner (EXISTING). Anything else is retried hold by hold, so a bad hold fails alone.
+        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+          try {
+            return (await holdAll(batch)).map((outcome) => ({ ok: true, outcome }));
+          } catch {
+            // fall through to one by one
+          }
+        }
+        if (batch.length === 1) return [{ ok: false, error }];
+        return Promise.all(
+          batch.map(async (proposed): Promise<Settled> => {
+            try {
+              return { ok: true, outcome: (await holdAll([proposed]))[0] };
+            } catch (single) {
+              if ((single as { code?: string }).code !== UNIQUE_VIOLATION) return { ok: false, error: single };
+              try {
+                return { ok: true, outcome: (await holdAll([proposed]))[0] };
+              } catch (again) {
+                return { ok: false, error: again };
+              }
+            }
+          }),
+        );
+      }
+    },
+  });
+
   return {
     async hold(proposed) {
-      const bindings = [
-        proposed.reservationId,
-        proposed.orderId,
-        proposed.portfolioId,
-        proposed.securityId,
-        proposed.amount.toFixed(),
-        proposed.createdAt.toISOString(),
-      ];
-      const sql = `select * from ${call("hold_reservation")}(?, ?, ?, ?, ?::numeric, ?::timestamptz)`;
-      let rows: HoldRow[];
-      try {
-        ({ rows } = await knex.raw<{ rows: HoldRow[] }>(sql, bindings));
-      } catch (error) {
-        // The order id is unique across portfolios, whose locks differ: the loser asks again and finds the winner.
-        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
-        ({ rows } = await knex.raw<{ rows: HoldRow[] }>(sql, bindings));
-      }
-      const row = rows[0];
-      const available = dec(row.available);
-      if (row.outcome === "REFUSED") return { outcome: "REFUSED", available };
-      return { outcome: row.outcome, reservation: toReservation(row), available };
+      const settled = await hold(proposed);
+      if (!settled.ok) throw settled.error;
+      return settled.outcome;
     },
 
     async release(idOrOrderId, now) {

@@ -1,0 +1,61 @@
+// Natural batching for writes that are cheaper together: calls made while earlier batches are still running wait
+// and then go as one batch. With nothing running a call goes at once (no timer, no added latency when idle); under
+// load the batches grow by themselves to what arrived during one round trip, so the cost per call falls exactly
+// when the load rises. Used where one statement or one commit can serve many callers (accounting's holds).
+
+export interface BatcherOptions<I, O> {
+  /** Runs one batch; resolves with one outcome per item, in the items' order. A rejection fails every item. */
+  run(items: I[]): Promise<O[]>;
+  /** Most items in one batch. */
+  maxBatch: number;
+  /** Most batches running at the same time. */
+  maxInFlight: number;
+}
+
+/** Returns a function that queues one item and resolves with its outcome. */
+export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) => Promise<O> {
+  const { run, maxBatch, maxInFlight } = options;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error(`batcher: maxBatch must be a positive integer, got ${maxBatch}`);
+  if (!Number.isInteger(maxInFlight) || maxInFlight < 1) {
+    throw new Error(`batcher: maxInFlight must be a positive integer, got ${maxInFlight}`);
+  }
+  type Waiting = { item: I; resolve(outcome: O): void; reject(error: unknown): void };
+  let queue: Waiting[] = [];
+  let inFlight = 0;
+  let scheduled = false;
+
+  function dispatch(): void {
+    scheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch);
+      queue = batch === queue ? [] : queue.slice(maxBatch);
+      inFlight++;
+      void runBatch(batch);
+    }
+  }
+
+  async function runBatch(batch: Waiting[]): Promise<void> {
+    try {
+      const outcomes = await run(batch.map((w) => w.item));
+      if (outcomes.length !== batch.length) {
+        throw new Error(`batcher: a batch of ${batch.length} returned ${outcomes.length} outcomes`);
+      }
+      batch.forEach((w, i) => w.resolve(outcomes[i]));
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+    } finally {
+      inFlight--;
+      dispatch();
+    }
+  }
+
+  return (item) =>
+    new Promise<O>((resolve, reject) => {
+      queue.push({ item, resolve, reject });
+      // Items queued in the same turn of the event loop go together; the first one does not wait for a timer.
+      if (!scheduled && inFlight < maxInFlight) {
+        scheduled = true;
+        queueMicrotask(dispatch);
+      }
+    });
+}
