@@ -18,6 +18,7 @@ interface KeyRow {
   order_id: string;
   completed: boolean;
   claimed: boolean;
+  fresh: boolean;
 }
 
 /** Creates the Postgres-backed IdempotencyKeys. */
@@ -25,29 +26,31 @@ export function createPgIdempotencyKeys(options: PgIdempotencyKeysOptions): Idem
   const { knex, leaseMs } = options;
   const table = `${options.schema}.idempotency_keys`;
   return {
-    async claim(portfolioId, key, fingerprint, proposedOrderId): Promise<KeyClaim> {
+    async claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew): Promise<KeyClaim> {
       // Inserted: a new claim. On conflict the row is taken over only when its lease ran out without an order and
       // the payload is the same (the retry keeps the row's order id, so its reserve and insert are no-ops).
       // Otherwise the existing row is returned unchanged. Keys are never reused: an order's key stays its own.
       const result = await knex.raw<{ rows: KeyRow[] }>(
         `with claimed as (
-           insert into ?? as k (portfolio_id, idempotency_key, fingerprint, order_id, lease_until)
-           values (?, ?, ?, ?, now() + ?::float8 * interval '1 millisecond')
+           insert into ?? as k (portfolio_id, idempotency_key, fingerprint, order_id, held_amount, lease_until)
+           values (?, ?, ?, ?, ?::numeric, now() + ?::float8 * interval '1 millisecond')
            on conflict (portfolio_id, idempotency_key) do update set lease_until = excluded.lease_until
            where k.completed_at is null and k.lease_until < now() and k.fingerprint = excluded.fingerprint
-           returning fingerprint, order_id::text, held_amount, completed_at is not null as completed, true as claimed
+           returning fingerprint, order_id::text, held_amount, completed_at is not null as completed, true as claimed,
+             xmax = 0 as fresh
          )
          select * from claimed
          union all
-         select fingerprint, order_id::text, held_amount, completed_at is not null, false from ??
+         select fingerprint, order_id::text, held_amount, completed_at is not null, false, false from ??
          where portfolio_id = ? and idempotency_key = ? and not exists (select 1 from claimed)`,
-        [table, portfolioId, key, fingerprint, proposedOrderId, leaseMs, table, portfolioId, key],
+        [table, portfolioId, key, fingerprint, proposedOrderId, holdIfNew?.toFixed() ?? null, leaseMs, table, portfolioId, key],
       );
       const row = result.rows[0];
       // Lost a race with a row inserted after our statement's snapshot: ask again.
-      if (row === undefined) return this.claim(portfolioId, key, fingerprint, proposedOrderId);
+      if (row === undefined) return this.claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew);
       if (row.claimed) {
-        return { kind: "claimed", orderId: row.order_id, heldAmount: row.held_amount === null ? null : new Decimal(row.held_amount) };
+        const heldAmount = row.held_amount === null ? null : new Decimal(row.held_amount);
+        return { kind: "claimed", orderId: row.order_id, heldAmount, fresh: row.fresh };
       }
       if (row.completed) return { kind: "completed", fingerprint: row.fingerprint, orderId: row.order_id };
       return { kind: "in_flight", fingerprint: row.fingerprint };

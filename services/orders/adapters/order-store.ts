@@ -2,6 +2,7 @@
 // server). Every write is one short transaction; SQL is written out so the reader sees what runs.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
+import { createBatcher } from "../../platform/batcher";
 import { OUTBOX_TABLE } from "../../platform/outbox";
 import { injectTraceContext } from "../../platform/telemetry";
 import type { OutgoingMessage } from "../../platform/messaging";
@@ -24,6 +25,19 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const { knex, schema } = options;
   const t = (name: string) => `${schema}.${name}`;
   const kick = () => options.onOutboxCommitted?.();
+
+  // Reads by id go in batches: the execution worker reads every order it is handed, and under load the reads that
+  // arrive while one is running share the next statement (`id = any(...)`) instead of a round trip each. A read
+  // always starts after it was asked for, so it sees every write committed before.
+  const readOrders = createBatcher<string, OrderRow | null>({
+    maxBatch: 500,
+    maxInFlight: 4,
+    async run(ids) {
+      const result = await raw<{ rows: OrderRow[] }>(knex, "select * from ?? where id = any(?::uuid[])", [t("orders"), ids]);
+      const byId = new Map(result.rows.map((row) => [row.id, row]));
+      return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
+    },
+  });
 
   // Every write below is ONE statement (data-modifying CTEs), sent outside any explicit transaction: a statement is
   // atomic on its own, so the order row, its events, the key completion and the outbox rows commit together, in one
@@ -161,8 +175,8 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
 
     async find(orderId) {
       if (!UUID.test(orderId)) return null;
-      const result = await raw<{ rows: OrderRow[] }>(knex, "select * from ?? where id = ?", [t("orders"), orderId]);
-      return result.rows.length === 0 ? null : orderFromRow(result.rows[0]);
+      const row = await readOrders(orderId);
+      return row === null ? null : orderFromRow(row);
     },
 
     async transition(expectedVersion, next, events) {

@@ -41,8 +41,12 @@ export interface AccountingPort {
 
 /** Outcome of claiming an idempotency key. */
 export type KeyClaim =
-  /** `heldAmount`: the hold an earlier attempt under this claim asked accounting for (null if it got that far). */
-  | { kind: "claimed"; orderId: string; heldAmount: Decimal | null }
+  /**
+   * `fresh`: the key was new (its row holds `holdIfNew`); otherwise an expired claim was taken over. `heldAmount`:
+   * the hold recorded under this claim (a takeover: what the earlier attempt asked accounting for, null if it never
+   * got that far).
+   */
+  | { kind: "claimed"; orderId: string; heldAmount: Decimal | null; fresh: boolean }
   | { kind: "completed"; fingerprint: string; orderId: string }
   | { kind: "in_flight"; fingerprint: string };
 
@@ -51,9 +55,10 @@ export interface IdempotencyKeys {
   /**
    * Claims the key with a lease, atomically (INSERT … ON CONFLICT): the first caller gets "claimed" and the order id
    * to use (reused after an expired lease, so a retry re-reserves under the same id); later callers see the stored
-   * fingerprint with the order id ("completed") or without ("in_flight").
+   * fingerprint with the order id ("completed") or without ("in_flight"). A new claim records `holdIfNew` as its
+   * hold in the same statement (what recordHold would record), saving a round trip on every submit.
    */
-  claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string): Promise<KeyClaim>;
+  claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string, holdIfNew: Decimal | null): Promise<KeyClaim>;
   /**
    * Records the hold about to be requested, before the request: if its answer is lost, the retry that takes the
    * claim over asks for exactly the same hold (accounting refuses the same order id with another amount).

@@ -65,12 +65,15 @@ export async function submitOrder(
 }
 
 async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerprint: string): Promise<SubmitOrderResult> {
-  // The market lookup only reads, so it runs while the key is claimed instead of after: one wait instead of two on
-  // every submit. A replay ignores it (and whatever it failed with).
+  // The market is checked first, so the hold's size can be recorded with the key in the claim's one statement. A
+  // replay ignores that check (and whatever it failed with): a completed key answers with its order whatever the
+  // market does now.
   const instrumentRef = command.securityId !== "" ? { securityId: command.securityId } : { symbol: command.symbol };
-  const lookup = deps.marketData.snapshot(instrumentRef);
-  lookup.catch(() => undefined);
-  const claim = await claimKey(deps, command.portfolioId, command.idempotencyKey, fingerprint);
+  const early = await checkMarket(deps, command, instrumentRef).then(
+    (checked) => ({ checked, error: null }),
+    (error: unknown) => ({ checked: null, error }),
+  );
+  const claim = await claimKey(deps, command.portfolioId, command.idempotencyKey, fingerprint, early.checked?.size.amount ?? null);
   if (claim.kind === "replay") {
     const original = await deps.store.find(claim.orderId);
     if (original !== null) return { order: original, replayed: true };
@@ -82,19 +85,19 @@ async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerp
   let mayHoldFunds = false;
   try {
     // A claim that had to wait for another attempt of this key looks again: the early quote may be stale by now.
-    const market = claim.waited ? await deps.marketData.snapshot(instrumentRef) : await lookup;
-    if (market === null) {
-      const message = `symbol ${command.symbol || command.securityId} is not valid or not tradeable`;
-      const field = command.securityId !== "" ? "security_id" : "symbol";
-      throw new OrderError("INSTRUMENT_NOT_TRADABLE", message, [{ field, description: message }]);
+    const checked = claim.waited ? await checkMarket(deps, command, instrumentRef) : early.checked;
+    if (checked === null) throw early.error;
+    // A takeover repeats the earlier attempt's hold exactly. A new claim recorded this attempt's size, unless the
+    // claim waited and the size changed with the market, or a takeover finds no size recorded: then it is recorded
+    // before asking.
+    const recorded = claim.heldAmount;
+    const amount = !claim.fresh && recorded !== null ? recorded : checked.size.amount;
+    if (recorded === null || !recorded.equals(amount)) {
+      await deps.keys.recordHold(command.portfolioId, command.idempotencyKey, orderId, amount);
     }
-    const now = deps.clock.now();
-    const acceptance = validateAgainstMarket(command, market, deps.rules, now);
-    const sized = sizeReservation(command, acceptance, deps.rules);
-    // A takeover repeats the earlier attempt's hold exactly; a first attempt records it before asking.
-    const size = claim.heldAmount !== null ? { ...sized, amount: claim.heldAmount } : sized;
-    if (claim.heldAmount === null) await deps.keys.recordHold(command.portfolioId, command.idempotencyKey, orderId, size.amount);
     mayHoldFunds = true;
+    const { market, acceptance, now } = checked;
+    const size = { ...checked.size, amount };
     const { reservationId } = await deps.accounting.reserve({
       orderId,
       portfolioId: command.portfolioId,
@@ -117,19 +120,35 @@ async function submitOnce(deps: SubmitOrderDeps, command: SubmitCommand, fingerp
   }
 }
 
-type Claimed = { kind: "claimed"; orderId: string; heldAmount: Decimal | null; waited: boolean } | { kind: "replay"; orderId: string };
+/** The market checks of a submit and the hold they size. */
+async function checkMarket(deps: SubmitOrderDeps, command: SubmitCommand, instrumentRef: { symbol: string } | { securityId: string }) {
+  const market = await deps.marketData.snapshot(instrumentRef);
+  if (market === null) {
+    const message = `symbol ${command.symbol || command.securityId} is not valid or not tradeable`;
+    const field = command.securityId !== "" ? "security_id" : "symbol";
+    throw new OrderError("INSTRUMENT_NOT_TRADABLE", message, [{ field, description: message }]);
+  }
+  const now = deps.clock.now();
+  const acceptance = validateAgainstMarket(command, market, deps.rules, now);
+  return { market, acceptance, now, size: sizeReservation(command, acceptance, deps.rules) };
+}
+
+type Claimed =
+  | { kind: "claimed"; orderId: string; heldAmount: Decimal | null; fresh: boolean; waited: boolean }
+  | { kind: "replay"; orderId: string };
 
 async function claimKey(
   deps: SubmitOrderDeps,
   portfolioId: string,
   key: string,
   fingerprint: string,
+  holdIfNew: Decimal | null,
 ): Promise<Claimed> {
   const proposedOrderId = deps.newOrderId();
   let waitedMs = 0;
   let pauseMs = 5;
   for (;;) {
-    const claim = await deps.keys.claim(portfolioId, key, fingerprint, proposedOrderId);
+    const claim = await deps.keys.claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew);
     if (claim.kind === "claimed") return { ...claim, waited: waitedMs > 0 };
     if (claim.kind === "completed") return { kind: "replay", orderId: replayOrderId(claim, fingerprint) };
     // In flight: a different payload is refused at once; the same payload waits for the original's answer.

@@ -106,25 +106,36 @@ describe("orders adapters: Postgres order store and idempotency keys", function 
 
   it("lets exactly one of many concurrent claims of one key win", async () => {
     const claims = await Promise.all(
-      Array.from({ length: 50 }, () => keys.claim(PORTFOLIO, "race-key", "fp", randomUUID())),
+      Array.from({ length: 50 }, () => keys.claim(PORTFOLIO, "race-key", "fp", randomUUID(), null)),
     );
     expect(claims.filter((c) => c.kind === "claimed")).to.have.length(1);
     expect(claims.filter((c) => c.kind === "in_flight")).to.have.length(49);
   });
 
   it("reports a completed key with its order id and fingerprint, and forgets an unfinished claim", async () => {
-    const claim = await keys.claim(PORTFOLIO, "done-key", "fp-1", randomUUID());
+    const claim = await keys.claim(PORTFOLIO, "done-key", "fp-1", randomUUID(), null);
     expect(claim.kind).to.equal("claimed");
     const orderId = (claim as { orderId: string }).orderId;
     const { order, event } = newOrder("done-key");
     await store.create({ ...order, id: orderId }, { ...event, orderId });
-    expect(await keys.claim(PORTFOLIO, "done-key", "fp-2", randomUUID())).to.deep.equal({
+    expect(await keys.claim(PORTFOLIO, "done-key", "fp-2", randomUUID(), null)).to.deep.equal({
       kind: "completed",
       fingerprint: "fp-1",
       orderId,
     });
-    const other = await keys.claim(PORTFOLIO, "forget-key", "fp", randomUUID());
+    const other = await keys.claim(PORTFOLIO, "forget-key", "fp", randomUUID(), null);
     await keys.forget(PORTFOLIO, "forget-key", (other as { orderId: string }).orderId);
-    expect((await keys.claim(PORTFOLIO, "forget-key", "fp-new", randomUUID())).kind).to.equal("claimed");
+    expect((await keys.claim(PORTFOLIO, "forget-key", "fp-new", randomUUID(), null)).kind).to.equal("claimed");
+  });
+
+  it("records the hold with a new claim, and hands it to the retry that takes the claim over", async () => {
+    const shortKeys = createPgIdempotencyKeys({ knex: db.knex, schema: "orders", leaseMs: 1 });
+    const first = await shortKeys.claim(PORTFOLIO, "hold-key", "fp", randomUUID(), d("1010.25"));
+    expect(first).to.include({ kind: "claimed", fresh: true });
+    expect((first as { heldAmount: unknown }).heldAmount?.toString()).to.equal("1010.25");
+    await new Promise((resolve) => setTimeout(resolve, 20)); // the 1 ms lease runs out without an order
+    const retry = await shortKeys.claim(PORTFOLIO, "hold-key", "fp", randomUUID(), d("2000"));
+    expect(retry).to.include({ kind: "claimed", fresh: false, orderId: (first as { orderId: string }).orderId });
+    expect((retry as { heldAmount: unknown }).heldAmount?.toString()).to.equal("1010.25");
   });
 });

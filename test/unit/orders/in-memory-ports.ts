@@ -23,18 +23,18 @@ export class InMemoryOrders implements OrderStore, IdempotencyKeys {
   >();
   private readonly seqs = new Map<string, number>();
 
-  async claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string): Promise<KeyClaim> {
+  async claim(portfolioId: string, key: string, fingerprint: string, proposedOrderId: string, holdIfNew: Decimal | null): Promise<KeyClaim> {
     await Promise.resolve();
     const id = `${portfolioId}/${key}`;
     const row = this.keys.get(id);
     if (!row) {
-      this.keys.set(id, { fingerprint, orderId: proposedOrderId, completed: false });
-      return { kind: "claimed", orderId: proposedOrderId, heldAmount: null };
+      this.keys.set(id, { fingerprint, orderId: proposedOrderId, completed: false, heldAmount: holdIfNew ?? undefined });
+      return { kind: "claimed", orderId: proposedOrderId, heldAmount: holdIfNew, fresh: true };
     }
     if (row.completed) return { kind: "completed", fingerprint: row.fingerprint, orderId: row.orderId };
     if (row.leaseExpired && row.fingerprint === fingerprint) {
       row.leaseExpired = false;
-      return { kind: "claimed", orderId: row.orderId, heldAmount: row.heldAmount ?? null };
+      return { kind: "claimed", orderId: row.orderId, heldAmount: row.heldAmount ?? null, fresh: false };
     }
     return { kind: "in_flight", fingerprint: row.fingerprint };
   }
