@@ -11,10 +11,13 @@ import {
   ChannelCredentials,
   Metadata,
   Status,
+  composeClientMiddleware,
   createChannel,
   createClientFactory,
+  type CallOptions,
   type Channel,
   type Client,
+  type ClientMiddleware,
   type CompatServiceDefinition,
 } from "nice-grpc";
 import { deadlineMiddleware, type DeadlineOptions } from "nice-grpc-client-middleware-deadline";
@@ -64,6 +67,31 @@ export interface TradeplaneClients {
 const RETRYABLE = [Status.UNAVAILABLE, Status.RESOURCE_EXHAUSTED, Status.ABORTED, Status.UNKNOWN];
 
 /**
+ * The middleware every tradeplane client runs on a call, outermost first: google.rpc details decoded from the
+ * trailer, retries of idempotent methods, the deadline. Shared with the platform's in-process client, so a call
+ * behaves the same whichever way it travels.
+ */
+export function tradeplaneClientMiddleware(): ClientMiddleware<TradeplaneCallOptions> {
+  // Failed calls surface as RichClientError with the google.rpc details (ErrorInfo reason, BadRequest field
+  // violations, RetryInfo) decoded into `extra`, so callers branch on stable reasons rather than messages.
+  return composeClientMiddleware(composeClientMiddleware(errorDetailsClientMiddleware, retryMiddleware), deadlineMiddleware);
+}
+
+/** The call options every call of a tradeplane client starts from: default deadline, retry policy, bearer token. */
+export function defaultCallOptions(options: Pick<ClientOptions, "token" | "deadlineMs" | "retryMaxAttempts">): CallOptions & TradeplaneCallOptions {
+  const token = options.token;
+  return {
+    deadline: options.deadlineMs ?? 5_000,
+    retryMaxAttempts: (options.retryMaxAttempts ?? 3) - 1,
+    retryableStatuses: RETRYABLE,
+    // Backoff starts small because the whole call, retries included, lives within one deadline of seconds.
+    retryBaseDelayMs: 50,
+    retryMaxDelayMs: 2_000,
+    metadata: token === undefined ? undefined : bearer(token),
+  };
+}
+
+/**
  * Builds a client for one service definition with tradeplane's defaults: default deadline, retries of idempotent
  * methods only, and the bearer token as metadata.
  */
@@ -72,22 +100,8 @@ export function createServiceClient<D extends CompatServiceDefinition>(
   channel: Channel,
   options: Omit<ClientOptions, "address" | "channel">,
 ): TradeplaneClient<D> {
-  const deadlineMs = options.deadlineMs ?? 5_000;
-  const token = options.token;
-  // Failed calls surface as RichClientError with the google.rpc details (ErrorInfo reason, BadRequest field
-  // violations, RetryInfo) decoded into `extra`, so callers branch on stable reasons rather than messages.
-  const factory = createClientFactory().use(errorDetailsClientMiddleware).use(retryMiddleware).use(deadlineMiddleware);
-  return factory.create(definition, channel, {
-    "*": {
-      deadline: deadlineMs,
-      retryMaxAttempts: (options.retryMaxAttempts ?? 3) - 1,
-      retryableStatuses: RETRYABLE,
-      // Backoff starts small because the whole call, retries included, lives within one deadline of seconds.
-      retryBaseDelayMs: 50,
-      retryMaxDelayMs: 2_000,
-      metadata: token === undefined ? undefined : bearer(token),
-    },
-  }) as TradeplaneClient<D>;
+  const factory = createClientFactory().use(tradeplaneClientMiddleware());
+  return factory.create(definition, channel, { "*": defaultCallOptions(options) }) as TradeplaneClient<D>;
 }
 
 function bearer(token: string): Metadata {
