@@ -4,8 +4,10 @@
 // Three ways to reach a peer:
 // - the service is registered in this process (the one-process mode) and the method is unary: `invokeUnary` of
 //   the process's TradeplaneServer runs the same pipeline a gRPC call runs (auth with the caller's header, rate
-//   limit, error mapping, metrics, tracing) on message objects, without protobuf bytes or HTTP/2. It costs the
-//   bridge a fraction of a grpc-js client call (issue 7's unary benchmark). `GATEWAY_IN_PROCESS=false` turns it off.
+//   limit, error mapping, metrics, tracing) on message objects, without protobuf bytes or HTTP/2, called through
+//   the platform's in-process client (platform/in-process-client.ts) so failures arrive as the same ClientErrors.
+//   It costs the bridge a fraction of a grpc-js client call (issue 7's unary benchmark). `GATEWAY_IN_PROCESS=false`
+//   turns it off.
 //   Streams stay on gRPC below: their back-pressure and cancellation already live in grpc-js and nice-grpc.
 // - `<SVC>_ADDRESS` set (the bridge deployed in front of the services): the bridge's own channel and a client with
 //   one middleware, nice-grpc-error-details' `errorDetailsClientMiddleware`. Streams pass through one layer per
@@ -20,6 +22,7 @@
 import { ChannelCredentials, createChannel, createClientFactory, Metadata, type Channel, type CompatServiceDefinition } from "nice-grpc";
 import { Status } from "nice-grpc-common";
 import { errorDetailsClientMiddleware } from "nice-grpc-error-details";
+import { inProcessUnaryCall, type UnaryCall } from "../platform/in-process-client";
 import type { PeerName, Runtime } from "../platform/runtime";
 import { BridgeError, bridgeErrorOf } from "./bridge-error";
 import type { BridgeMethod } from "./service-descriptors";
@@ -117,11 +120,25 @@ export function createUpstream(
         }
         client = factory.create(definition, channel) as unknown as ServiceClient;
       } else {
-        client = runtime.client(definition, peer) as unknown as ServiceClient;
+        // Bytes, not message objects: this client must stay on the wire (in-process calls go through unaryInProcess).
+        client = runtime.client(definition, peer, { inProcess: false }) as unknown as ServiceClient;
       }
       clients.set(serviceName, client);
     }
     return client;
+  };
+
+  // In-process calls made as the platform's in-process client makes them, so that they fail with the ClientError a
+  // gRPC call gives (google.rpc details decoded the same way). No default options: the metadata and the deadline
+  // timer are the bridge's own, and the raw definitions carry no idempotency level, so nothing is retried.
+  const inProcessCalls = new Map<BridgeMethod, UnaryCall>();
+  const inProcessCallOf = (method: BridgeMethod): UnaryCall => {
+    let call = inProcessCalls.get(method);
+    if (call === undefined) {
+      call = inProcessUnaryCall(runtime.grpc, { path: method.grpcPath, requestStream: false, responseStream: false, options: {} });
+      inProcessCalls.set(method, call);
+    }
+    return call;
   };
 
   /** Call options with the caller's metadata and a signal that also fires at the deadline. */
@@ -179,9 +196,10 @@ export function createUpstream(
       return served;
     },
     async unaryInProcess(method, request, options) {
+      const target = inProcessCallOf(method);
       const { call, state } = callOptionsOf(options);
       try {
-        return (await runtime.grpc.invokeUnary(method.grpcPath, request, { metadata: call.metadata, signal: call.signal })) as Record<string, unknown>;
+        return (await target(request, call)) as Record<string, unknown>;
       } catch (error) {
         throw failureOf(error, state);
       } finally {

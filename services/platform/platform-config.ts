@@ -1,7 +1,7 @@
 // The configuration keys every tradeplane process shares (ports, limits, auth, telemetry), declared once so each
 // service's config.ts spreads them instead of inventing its own names. Service-specific keys stay in the service.
 import { createAuthenticator } from './auth';
-import { durationMs, int, list, oneOf, str, url, type ConfigOf } from './config';
+import { bool, durationMs, int, list, oneOf, str, url, type ConfigOf } from './config';
 import type { GrpcServerOptions } from './grpc-server';
 import type { Logger } from './logger';
 import type { TelemetrySettings } from './telemetry';
@@ -33,6 +33,15 @@ export const platformConfigSpec = {
     rateLimitPerSecond: int({ env: 'RATE_LIMIT_PER_SECOND', default: 200, min: 0 }),
     rateLimitBurst: int({ env: 'RATE_LIMIT_BURST', default: 400, min: 1 }),
   },
+  /**
+   * Unary calls to a peer service in this process go through its server's pipeline as objects instead of over
+   * loopback gRPC (`false` forces gRPC, e.g. to compare the two in a benchmark). A peer with an address is always gRPC.
+   */
+  inProcessCalls: bool({
+    env: 'IN_PROCESS_CALLS',
+    default: true,
+    description: 'call unary methods of peer services running in this process in-process (same auth, deadline and errors), not over gRPC',
+  }),
   log: {
     level: oneOf(['debug', 'info', 'warn', 'error', 'silent'] as const, { env: 'LOG_LEVEL', default: 'info' }),
   },

@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { createChannel, ChannelCredentials, type Channel, type CompatServiceDefinition } from "nice-grpc";
-import { createServiceClient, type TradeplaneClient } from "../../clients/node";
+import { createServiceClient, defaultCallOptions, type TradeplaneClient } from "../../clients/node";
 import { issueToken, type AuthSettings, type Authenticator, type TokenClaims } from "./auth";
 import { createAmqpBroker } from "./broker-amqp";
 import type { DeadLetterAdmin } from "./broker-topology";
@@ -19,6 +19,7 @@ import { grpcServerOptionsOf, platformConfigSpec, telemetrySettingsOf } from "./
 import { openDatabase, type Database } from "./database";
 import { startEmbeddedPostgres } from "./embedded-postgres";
 import { createGrpcServer, type TradeplaneServer } from "./grpc-server";
+import { createInProcessClient } from "./in-process-client";
 import { createHttpServer, type TradeplaneHttpServer as HttpServer } from "./http-server";
 import { createLogger, type Logger } from "./logger";
 import type { Broker, Cache, QueueSpec, StreamBus } from "./messaging";
@@ -84,9 +85,11 @@ export interface Runtime {
   openDatabase(schema: string, migrationsDir?: string, poolMax?: number): Promise<Database>;
   /**
    * A typed client to a peer service: its configured address, or this process's own gRPC port. The channel opens on
-   * the first call, so clients may be created before `listen()`.
+   * the first call, so clients may be created before `listen()`. Unary methods of a peer without an address that
+   * this process serves are called in-process (in-process-client.ts) unless IN_PROCESS_CALLS=false or
+   * `options.inProcess` is false (a client of already encoded bytes, like the HTTP bridge's, needs the wire).
    */
-  client<D extends CompatServiceDefinition>(definition: D, peer: PeerName): TradeplaneClient<D>;
+  client<D extends CompatServiceDefinition>(definition: D, peer: PeerName, options?: { inProcess?: boolean }): TradeplaneClient<D>;
   /**
    * Starts the outbox relay of a service's database with the process defaults (publish timeout, batch size, and,
    * with the in-process broker, a replay window so a restart re-publishes what the broker held only in memory);
@@ -200,6 +203,7 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
       }
       return channel;
     };
+    const clientOptions = { token: serviceToken, deadlineMs: config.clientDeadlineMs };
     let listening = false;
     let stopped: Promise<void> | undefined;
 
@@ -227,16 +231,15 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
         onStop(() => database.close());
         return database;
       },
-      client(definition, peer) {
+      client(definition, peer, options = {}) {
         // The channel is resolved on first use: in the one-process mode the own port is known only after listen().
-        let client: TradeplaneClient<typeof definition> | undefined;
-        const resolve = () =>
-          (client ??= createServiceClient(definition, channelTo(peer), {
-            token: serviceToken,
-            deadlineMs: config.clientDeadlineMs,
-          }));
+        let channelClient: TradeplaneClient<typeof definition> | undefined;
+        const overGrpc = () => (channelClient ??= createServiceClient(definition, channelTo(peer), clientOptions));
+        if (config.inProcessCalls && options.inProcess !== false && config.peers[peer] === undefined) {
+          return createInProcessClient(definition, { server: grpc, overGrpc, defaults: defaultCallOptions(clientOptions) });
+        }
         return new Proxy({} as TradeplaneClient<typeof definition>, {
-          get: (_target, method) => (resolve() as Record<string | symbol, unknown>)[method],
+          get: (_target, method) => (overGrpc() as Record<string | symbol, unknown>)[method],
         });
       },
       startOutboxRelay(database, options = {}) {
