@@ -13,7 +13,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
@@ -57,6 +57,29 @@ function makeBatch(tag: string, securities: string[]): TransactionInput[] {
     }
   }
   return items;
+}
+
+/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 for a process that is gone. */
+function cpuMsOf(pid: number): number {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return 0;
+  }
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
+  const fields = stat.split(") ")[1]!.split(" ");
+  const ticksPerSecond = 100; // USER_HZ, which Linux fixes at 100 for /proc
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}
+
+/**
+ * CPU of the Postgres backends serving the bench's own database (the service's pool), by backend pid. Readable
+ * only when Postgres runs on this machine; the rates are noisy on a shared machine, CPU per batch much less so.
+ */
+async function backendCpuMs(admin: Client, database: string): Promise<Map<number, number>> {
+  const { rows } = await admin.query(`select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [database]);
+  return new Map((rows as { pid: number }[]).map((r) => [r.pid, cpuMsOf(r.pid)]));
 }
 
 /** Loads the rows with COPY (psql \copy) or, without psql, one unnest insert; returns rows/s and the method. */
@@ -138,7 +161,13 @@ async function main(): Promise<void> {
   const db = await createTestDatabase();
   const env: NodeJS.ProcessEnv = { ...process.env, GRPC_PORT: "0", HTTP_PORT: "0", JWT_SECRET: SECRET, DATABASE_URL: db.url, RATE_LIMIT_PER_SECOND: "0" };
   // The service runs in its own process, so building and decoding the 1,000-item requests here is not charged to it.
+  // BENCH_SERVICE_NODE_OPTIONS is the service process's NODE_OPTIONS, e.g. "--import ./test/bench/support/cpu-profile.mjs"
+  // to profile it alone.
+  if (process.env.BENCH_SERVICE_NODE_OPTIONS) env.NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS;
   const running = await startServiceProcess(["accounting"], env);
+  const database = new URL(db.url).pathname.slice(1);
+  const admin = real ? new Client(connectionSettings(db.url)) : null;
+  await admin?.connect();
   const token = await issueToken({ secret: SECRET, issuer: "tradeplane", audience: "tradeplane" }, { sub: "bench", roles: ["admin"], portfolios: ["*"] }, 3600);
   const clients = createClients({ address: `127.0.0.1:${running.grpcPort}`, token, deadlineMs: 120_000 });
   try {
@@ -152,6 +181,9 @@ async function main(): Promise<void> {
     const latencies: number[] = [];
     let next = 0;
     let failed = 0;
+    const serviceCpuBefore = cpuMsOf(running.child.pid!);
+    const clientCpuBefore = process.cpuUsage();
+    const backendsBefore = admin ? await backendCpuMs(admin, database) : new Map<number, number>();
     const started = performance.now();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
@@ -165,6 +197,12 @@ async function main(): Promise<void> {
       }),
     );
     const seconds = (performance.now() - started) / 1000;
+    const serviceCpuMsPerBatch = (cpuMsOf(running.child.pid!) - serviceCpuBefore) / measured.length;
+    const clientCpu = process.cpuUsage(clientCpuBefore);
+    const clientCpuMsPerBatch = (clientCpu.user + clientCpu.system) / 1000 / measured.length;
+    let postgresCpuMs = 0;
+    if (admin) for (const [pid, cpuMs] of await backendCpuMs(admin, database)) postgresCpuMs += cpuMs - (backendsBefore.get(pid) ?? 0);
+    const postgresCpuMsPerBatch = admin ? postgresCpuMs / measured.length : null;
     if (failed > 0) throw new Error(`${failed} items failed; the benchmark posts only valid rows`);
     const rows = measured.length * BATCH_SIZE;
     const grpcRowsPerSecond = rows / seconds;
@@ -184,12 +222,20 @@ async function main(): Promise<void> {
         concurrency: CONCURRENCY,
         serverProcess: "separate (test/bench/support/service-process.ts)",
         postTransactionsRowsPerSecond: grpcRowsPerSecond,
+        // CPU spent per 1,000-item batch: steadier than the rates when another benchmark shares the machine.
+        serviceCpuMsPerBatch,
+        postgresBackendCpuMsPerBatch: postgresCpuMsPerBatch,
+        // The load generator shares the machine too (encoding requests, decoding 1,000-item responses).
+        clientCpuMsPerBatch,
         batchLatencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99) },
       },
     });
     console.log(`  PostTransactions: ${grpcRowsPerSecond.toFixed(0)} rows/s; baseline (${baseline.method}): ${baseline.rowsPerSecond.toFixed(0)} rows/s`);
+    const pgCpu = postgresCpuMsPerBatch === null ? "n/a" : postgresCpuMsPerBatch.toFixed(1);
+    console.log(`  CPU per ${BATCH_SIZE}-item batch: service process ${serviceCpuMsPerBatch.toFixed(1)} ms, Postgres backends ${pgCpu} ms, this client ${clientCpuMsPerBatch.toFixed(1)} ms; load average ${loadavg()[0].toFixed(2)}`);
   } finally {
     clients.close();
+    await admin?.end();
     await running.stop();
     await db.drop();
   }
