@@ -54,7 +54,15 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
 
     async findExistingSourceIds(sourceIds) {
       if (sourceIds.length === 0) return new Map();
-      const { rows } = await raw(trx, `select source_id, id from ?? where source_id = any(?::text[])`, [t("transactions"), sourceIds]);
+      // One probe of the unique index per id. `source_id = any(...)` lets the planner pick a scan of the whole table
+      // once it thinks 1,000 probes cost more, which on a cached table they never do; `offset 0` keeps the probe
+      // per id (the subquery cannot be flattened into a join).
+      const { rows } = await raw(
+        trx,
+        `select k.source_id, x.id from unnest(?::text[]) k(source_id)
+           cross join lateral (select id from ?? x where x.source_id = k.source_id offset 0) x`,
+        [sourceIds, t("transactions")],
+      );
       return new Map((rows as { source_id: string; id: string }[]).map((r) => [r.source_id, r.id]));
     },
 
@@ -64,24 +72,31 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       const pids = securities.map((s) => s.portfolioId);
       const sids = securities.map((s) => s.securityId);
       // Sequential on purpose: the transaction has one connection, and pg queues rather than pipelines.
-      const balances = await raw(trx, 
-          // Two index lookups (the cash index, then one probe of the security index per pair): an OR of the two
-          // conditions, or a hash join, would read the whole balances table as it grows.
+      const balances = await raw(trx,
+          // Index probes only, whatever the table's size: the cash index for the cash rows, then one probe of the
+          // security index per pair. `offset 0` keeps each probe a probe: without it the planner flattens the lateral
+          // subquery into a join and, with its disk-oriented costs, hashes a scan of the whole table instead.
           `select id, portfolio_id, security_id, quantity_long, quantity_short, version from ??
             where security_id is null and portfolio_id = any(?::text[])
            union all
            select b.id, b.portfolio_id, b.security_id, b.quantity_long, b.quantity_short, b.version
              from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
-             cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id and x.security_id is not null) b`,
+             cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id and x.security_id is not null offset 0) b`,
           [t("balances"), portfolioIds, pids, sids, t("balances")],
         );
-      const lots = await raw(trx, 
-          `select l.portfolio_id, l.security_id, l.side, l.lot_id, l.seq, l.opened_on, l.quantity, l.cost, l.open_quantity, l.open_price
-             from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
-             cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id) l
-            order by l.portfolio_id, l.security_id, l.side, l.seq`,
-          [pids, sids, t("tax_lots")],
-        );
+      // Lots exist only where a balance row does (both are written by the same save, and balance rows are never
+      // deleted), so only the positions found above are probed: a batch opening new positions reads no lot book.
+      const held = (balances.rows as BalanceSqlRow[]).filter((r) => r.security_id !== null);
+      const lots =
+        held.length === 0
+          ? { rows: [] }
+          : await raw(trx,
+              `select l.portfolio_id, l.security_id, l.side, l.lot_id, l.seq, l.opened_on, l.quantity, l.cost, l.open_quantity, l.open_price
+                 from unnest(?::text[], ?::text[]) k(portfolio_id, security_id)
+                 cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id offset 0) l
+                order by l.portfolio_id, l.security_id, l.side, l.seq`,
+              [held.map((r) => r.portfolio_id), held.map((r) => r.security_id), t("tax_lots")],
+            );
       const methods = await raw(trx, `select portfolio_id, cost_basis_method from ?? where portfolio_id = any(?::text[])`, [
           t("portfolio_settings"),
           [...new Set([...portfolioIds, ...pids])],
@@ -222,10 +237,12 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
     },
 
     async save(changes) {
-      await insertTransactions(trx, t, changes.transactions);
-      await writeBalances(trx, t, changes, loadedBalanceIds);
-      await writeLots(trx, t, changes, loadedBooks);
-      await insertClosures(trx, t, changes);
+      const writes: Writes = { parts: [], bindings: [] };
+      addTransactions(writes, t, changes.transactions);
+      const balanceInserts = addBalances(writes, t, changes, loadedBalanceIds);
+      await addLots(trx, writes, t, changes, loadedBooks);
+      addClosures(writes, t, changes);
+      await runWrites(trx, writes, balanceInserts, loadedBalanceIds);
       await writeReservations(trx, t, changes.reservations);
       await insertCashMovements(trx, t, changes.cashMovements);
       if (changes.securitySymbols && changes.securitySymbols.length > 0) {
@@ -283,7 +300,32 @@ function arrayLiteral(value: unknown): unknown {
 
 const text = (d: Decimal) => d.toFixed();
 
-async function insertTransactions(trx: Knex.Transaction, t: Qualify, transactions: StoredTransaction[]): Promise<void> {
+/**
+ * The writes of one save as one statement: each table's write is a data-modifying CTE, so a batch's transactions,
+ * balances, lots and realizations cost one round trip, one parse and one plan instead of one per table. The CTEs
+ * touch disjoint rows, and the realizations' foreign key is checked at the end of the statement, when the
+ * transactions they name are in.
+ */
+interface Writes {
+  parts: string[];
+  bindings: unknown[];
+}
+
+function addWrite(writes: Writes, name: string, sql: string, bindings: unknown[]): void {
+  writes.parts.push(`${name} as (${sql})`);
+  for (const binding of bindings) writes.bindings.push(binding);
+}
+
+/** Runs the collected writes; new balance rows come back with their ids, which `loaded` then records. */
+async function runWrites(trx: Knex.Transaction, writes: Writes, balanceInserts: boolean, loaded: Map<string, string>): Promise<void> {
+  if (writes.parts.length === 0) return;
+  const result = balanceInserts ? "select id, portfolio_id, security_id from new_balances" : "select 1 as written";
+  const { rows } = await raw(trx, `with ${writes.parts.join(",\n")}\n${result}`, writes.bindings);
+  if (!balanceInserts) return;
+  for (const r of rows as { id: string; portfolio_id: string; security_id: string | null }[]) loaded.set(balanceKey(r.portfolio_id, r.security_id), r.id);
+}
+
+function addTransactions(writes: Writes, t: Qualify, transactions: StoredTransaction[]): void {
   if (transactions.length === 0) return;
   const n = transactions.length;
   const ids = new Array<string>(n), portfolioIds = new Array<string>(n), securityIds = new Array<string | null>(n);
@@ -310,7 +352,7 @@ async function insertTransactions(trx: Knex.Transaction, t: Qualify, transaction
   // row. A source id a concurrent batch committed after our lookup raises unique_violation instead, which
   // createLedgerStore turns into CONCURRENT_MODIFICATION, so the caller reruns the whole unit and then reports
   // those items as duplicates.
-  await raw(trx,
+  addWrite(writes, "new_transactions",
     `insert into ?? (id, portfolio_id, security_id, source_id, status, transaction_type, quantity, price, fee, transaction_date,
                      reprocessing_attempts, version, error_message)
      select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
@@ -319,12 +361,13 @@ async function insertTransactions(trx: Knex.Transaction, t: Qualify, transaction
   );
 }
 
-async function writeBalances(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges, loaded: Map<string, string>): Promise<void> {
+/** Updates the touched balance rows that exist and inserts the new ones; true when there are new ones. */
+function addBalances(writes: Writes, t: Qualify, changes: LedgerChanges, loaded: Map<string, string>): boolean {
   const rows = [...changes.state.touchedBalances].map((key) => ({ key, row: changes.state.balances.get(key) as BalanceRow }));
   const updates = rows.filter((r) => loaded.has(r.key));
   const inserts = rows.filter((r) => !loaded.has(r.key));
   if (updates.length > 0) {
-    await raw(trx, 
+    addWrite(writes, "updated_balances",
       `update ?? b set quantity_long = v.quantity_long, quantity_short = v.quantity_short, version = v.version, last_updated = now()
          from unnest(?::bigint[], ?::numeric[], ?::numeric[], ?::int[]) as v(id, quantity_long, quantity_short, version)
         where b.id = v.id`,
@@ -337,22 +380,21 @@ async function writeBalances(trx: Knex.Transaction, t: Qualify, changes: LedgerC
       ],
     );
   }
-  if (inserts.length > 0) {
-    const { rows: created } = await raw(trx, 
-      `insert into ?? (portfolio_id, security_id, quantity_long, quantity_short, version)
-       select * from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::int[])
-       returning id, portfolio_id, security_id`,
-      [
-        t("balances"),
-        inserts.map((i) => i.row.portfolioId),
-        inserts.map((i) => i.row.securityId),
-        inserts.map((i) => text(i.row.quantityLong)),
-        inserts.map((i) => text(i.row.quantityShort)),
-        inserts.map((i) => i.row.version),
-      ],
-    );
-    for (const r of created as { id: string; portfolio_id: string; security_id: string | null }[]) loaded.set(balanceKey(r.portfolio_id, r.security_id), r.id);
-  }
+  if (inserts.length === 0) return false;
+  addWrite(writes, "new_balances",
+    `insert into ?? (portfolio_id, security_id, quantity_long, quantity_short, version)
+     select * from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::int[])
+     returning id, portfolio_id, security_id`,
+    [
+      t("balances"),
+      inserts.map((i) => i.row.portfolioId),
+      inserts.map((i) => i.row.securityId),
+      inserts.map((i) => text(i.row.quantityLong)),
+      inserts.map((i) => text(i.row.quantityShort)),
+      inserts.map((i) => i.row.version),
+    ],
+  );
+  return true;
 }
 
 /**
@@ -360,9 +402,10 @@ async function writeBalances(trx: Knex.Transaction, t: Qualify, changes: LedgerC
  * deleted, lots it partly closed are updated, and untouched lots stay where they are (rewriting whole books
  * made every trade cost as much as its book was long). Surviving lots keep their seq and new lots are numbered
  * after the book's last one, which keeps the opening order; a book whose order that cannot express (never the
- * case for the lot rules, which only append and remove) is rewritten whole.
+ * case for the lot rules, which only append and remove) is rewritten whole: its old lots are deleted by a statement
+ * of their own first, since one statement cannot delete and re-insert the same key.
  */
-async function writeLots(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges, loaded: Map<string, LoadedBook>): Promise<void> {
+async function addLots(trx: Knex.Transaction, writes: Writes, t: Qualify, changes: LedgerChanges, loaded: Map<string, LoadedBook>): Promise<void> {
   if (changes.state.touchedBooks.size === 0) return;
   const deletes: BookLot[] = [];
   const updates: BookLot[] = [];
@@ -390,14 +433,14 @@ async function writeLots(trx: Knex.Transaction, t: Qualify, changes: LedgerChang
     );
   }
   if (deletes.length > 0) {
-    await raw(trx,
+    addWrite(writes, "closed_lots",
       `delete from ?? l using unnest(?::text[], ?::text[], ?::text[], ?::text[]) k(portfolio_id, security_id, side, lot_id)
         where l.portfolio_id = k.portfolio_id and l.security_id = k.security_id and l.side = k.side and l.lot_id = k.lot_id`,
       [t("tax_lots"), deletes.map((l) => l.portfolioId), deletes.map((l) => l.securityId), deletes.map((l) => l.side), deletes.map((l) => l.lot.lotId)],
     );
   }
   if (updates.length > 0) {
-    await raw(trx,
+    addWrite(writes, "reduced_lots",
       `update ?? l set quantity = u.quantity, cost = u.cost, open_quantity = u.open_quantity, open_price = u.open_price
          from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])
               u(portfolio_id, security_id, side, lot_id, quantity, cost, open_quantity, open_price)
@@ -415,7 +458,7 @@ async function writeLots(trx: Knex.Transaction, t: Qualify, changes: LedgerChang
       ],
     );
   }
-  await insertLots(trx, t, inserts);
+  if (inserts.length > 0) addWrite(writes, "new_lots", insertLotsSql, lotBindings(t, inserts));
 }
 
 /** A book as loadState read it: each lot's stored seq and values, by lot id. */
@@ -465,32 +508,35 @@ function sameLot(a: TaxLot, b: TaxLot): boolean {
 /** One open lot with its book and its position in the book (`seq` keeps the opening order). */
 type BookLot = { portfolioId: string; securityId: string; side: BookSide; seq: number; lot: TaxLot };
 
-async function insertLots(trx: Knex.Transaction, t: Qualify, lots: BookLot[]): Promise<void> {
-  if (lots.length === 0) return;
-  await raw(trx, 
-    `insert into ?? (portfolio_id, security_id, side, lot_id, seq, opened_on, quantity, cost, open_quantity, open_price)
-     select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`,
-    [
-      t("tax_lots"),
-      lots.map((l) => l.portfolioId),
-      lots.map((l) => l.securityId),
-      lots.map((l) => l.side),
-      lots.map((l) => l.lot.lotId),
-      lots.map((l) => l.seq),
-      lots.map((l) => l.lot.openedOn),
-      lots.map((l) => text(l.lot.quantity)),
-      lots.map((l) => text(l.lot.cost)),
-      lots.map((l) => text(l.lot.openQuantity)),
-      lots.map((l) => text(l.lot.openPrice)),
-    ],
-  );
+const insertLotsSql = `insert into ?? (portfolio_id, security_id, side, lot_id, seq, opened_on, quantity, cost, open_quantity, open_price)
+  select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`;
+
+function lotBindings(t: Qualify, lots: BookLot[]): unknown[] {
+  return [
+    t("tax_lots"),
+    lots.map((l) => l.portfolioId),
+    lots.map((l) => l.securityId),
+    lots.map((l) => l.side),
+    lots.map((l) => l.lot.lotId),
+    lots.map((l) => l.seq),
+    lots.map((l) => l.lot.openedOn),
+    lots.map((l) => text(l.lot.quantity)),
+    lots.map((l) => text(l.lot.cost)),
+    lots.map((l) => text(l.lot.openQuantity)),
+    lots.map((l) => text(l.lot.openPrice)),
+  ];
 }
 
-async function insertClosures(trx: Knex.Transaction, t: Qualify, changes: LedgerChanges): Promise<void> {
+async function insertLots(trx: Knex.Transaction, t: Qualify, lots: BookLot[]): Promise<void> {
+  if (lots.length === 0) return;
+  await raw(trx, insertLotsSql, lotBindings(t, lots));
+}
+
+function addClosures(writes: Writes, t: Qualify, changes: LedgerChanges): void {
   if (changes.closures.length === 0) return;
   const dateOf = new Map(changes.transactions.map((x) => [x.id, x.transactionDate]));
   const c = changes.closures;
-  await raw(trx, 
+  addWrite(writes, "new_closures",
     `insert into ?? (transaction_id, portfolio_id, security_id, side, lot_id, sale_date, quantity, cost, proceeds, realized_pnl)
      select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`,
     [

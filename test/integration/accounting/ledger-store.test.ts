@@ -1,0 +1,108 @@
+// The Postgres ledger store under PostTransactions: what the hot path's shortcuts must not change (a source id
+// raced by another writer, lots of positions opened in an earlier batch).
+import { randomBytes } from "node:crypto";
+import { expect } from "chai";
+import { createLedgerStore } from "../../../services/accounting/adapters/ledger-store";
+import { postTransactions } from "../../../services/accounting/domain/post-transactions";
+import type { TransactionInput } from "../../../services/accounting/domain/validate-transaction";
+import type { WithLedgerSession } from "../../../services/accounting/domain/ledger-session";
+import { createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
+
+const id24 = () => randomBytes(12).toString("hex");
+
+/** Resolves once a session of the test database waits for a lock held by another. */
+async function waitForLockWait(db: Database): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const { rows } = await db.knex.raw(
+      "select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'",
+    );
+    if (rows[0].n > 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error("no session waited for a lock");
+}
+
+describe("accounting adapters: the ledger store", function () {
+  this.timeout(60_000);
+  let testDb: TestDatabase;
+  let db: Database;
+  let withLedgerSession: WithLedgerSession;
+
+  before(async () => {
+    testDb = await createTestDatabase();
+    db = await openDatabase({ url: testDb.url, schema: "accounting", migrationsDir: "services/accounting/migrations", poolMax: 8 });
+    withLedgerSession = createLedgerStore(db.knex, "accounting");
+  });
+
+  after(async () => {
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  const item = (portfolioId: string, securityId: string | null, sourceId: string, transactionType: string, quantity: string, price: string): TransactionInput => ({
+    portfolioId,
+    securityId,
+    sourceId,
+    transactionType,
+    quantity,
+    price,
+    transactionDate: "20240130",
+  });
+
+  it("reruns a batch whose source id another writer committed meanwhile, and reports DUPLICATE_SOURCE_ID naming that row", async function () {
+    // Two open transactions at once need a real server: the embedded one has a single session.
+    if (!process.env.DATABASE_URL) this.skip();
+    const [p, s, other] = [id24(), id24(), id24()];
+    const sourceId = `race-${p}`;
+    // Another writer inserts the source id and keeps its transaction open: the batch's lookup does not see the row,
+    // so its insert waits on the unique index until the writer commits, then fails and the batch reruns.
+    const writer = await db.knex.transaction();
+    const { rows } = await writer.raw(
+      `insert into accounting.transactions (id, portfolio_id, security_id, source_id, status, transaction_type, quantity, price, transaction_date)
+       values (nextval('accounting.transactions_id_seq'), ?, null, ?, 'PROC', 'DEP', 5, 1, '2024-01-30') returning id`,
+      [other, sourceId],
+    );
+    const posting = postTransactions({ withLedgerSession }, [item(p, null, `dep-${p}`, "DEP", "100", "1"), item(p, s, sourceId, "BUY", "1", "10")]);
+    await waitForLockWait(db);
+    await writer.commit();
+    const result = await posting;
+
+    expect(result.items[0].ok).to.equal(true);
+    const raced = result.items[1];
+    if (raced.ok) throw new Error("the raced item was posted");
+    expect(raced.reason).to.equal("DUPLICATE_SOURCE_ID");
+    expect(raced.existingTransactionId).to.equal(String(rows[0].id));
+    const { rows: stored } = await db.knex.raw(
+      "select count(*)::int as n, count(*) filter (where portfolio_id = ?)::int as mine from accounting.transactions where source_id = any(?::text[])",
+      [p, [sourceId, `dep-${p}`]],
+    );
+    expect(stored[0]).to.deep.equal({ n: 2, mine: 1 }); // the writer's row and the batch's deposit, once each
+    const { rows: balances } = await db.knex.raw("select quantity_long::text as q from accounting.balances where portfolio_id = ?", [p]);
+    expect(balances).to.deep.equal([{ q: "100.00000000" }]); // the first attempt's writes were rolled back
+  });
+
+  it("closes lots opened by an earlier batch and keeps a new position's lots apart from an old one's", async () => {
+    const [p, held, fresh] = [id24(), id24(), id24()];
+    await postTransactions({ withLedgerSession }, [item(p, held, `b1-${p}`, "BUY", "10", "5"), item(p, held, `b2-${p}`, "BUY", "10", "7")]);
+    const second = await postTransactions({ withLedgerSession }, [
+      item(p, held, `s1-${p}`, "SELL", "15", "8"),
+      item(p, fresh, `b3-${p}`, "BUY", "4", "2"),
+      item(p, fresh, `s2-${p}`, "SELL", "1", "3"),
+    ]);
+    expect(second.summary.successful).to.equal(3);
+
+    const { rows: lots } = await db.knex.raw(
+      "select security_id, quantity::text as quantity, cost::text as cost from accounting.tax_lots where portfolio_id = ? order by security_id = ?, seq",
+      [p, fresh],
+    );
+    expect(lots.map((l: { quantity: string; cost: string }) => [l.quantity, l.cost])).to.deep.equal([
+      ["5.00000000", "35.00000000"], // FIFO: the 5 left of the lot bought at 7
+      ["3.00000000", "6.00000000"],
+    ]);
+    const { rows: realized } = await db.knex.raw(
+      "select sum(realized_pnl)::text as pnl from accounting.lot_closures where portfolio_id = ? and security_id = ?",
+      [p, held],
+    );
+    expect(realized[0].pnl).to.equal("35.00000000"); // 15 × 8 − (10 × 5 + 5 × 7)
+  });
+});
