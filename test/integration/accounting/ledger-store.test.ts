@@ -1,8 +1,9 @@
 // The Postgres ledger store under PostTransactions: what the hot path's shortcuts must not change (a source id
-// raced by another writer, lots of positions opened in an earlier batch).
+// raced by two batches, lots of positions opened in an earlier batch, the id columns' collation).
 import { randomBytes } from "node:crypto";
 import { expect } from "chai";
 import { createLedgerStore } from "../../../services/accounting/adapters/ledger-store";
+import { defaultCollationIsByteOrder } from "../../../services/accounting/migrations/0004-byte-order-ids";
 import { postTransactions } from "../../../services/accounting/domain/post-transactions";
 import type { TransactionInput } from "../../../services/accounting/domain/validate-transaction";
 import type { WithLedgerSession } from "../../../services/accounting/domain/ledger-session";
@@ -104,5 +105,25 @@ describe("accounting adapters: the ledger store", function () {
       [p, held],
     );
     expect(realized[0].pnl).to.equal("35.00000000"); // 15 × 8 − (10 × 5 + 5 × 7)
+  });
+
+  it("compares the ledger's id columns as bytes where the database's default collation already orders that way", async () => {
+    const idColumns = [
+      "transactions.portfolio_id", "transactions.security_id", "transactions.source_id",
+      "balances.portfolio_id", "balances.security_id",
+      "tax_lots.portfolio_id", "tax_lots.security_id", "tax_lots.side", "tax_lots.lot_id",
+      "lot_closures.portfolio_id", "lot_closures.security_id",
+      "portfolio_settings.portfolio_id",
+    ];
+    const { rows } = await db.knex.raw(
+      `select table_name, column_name, collation_name from information_schema.columns
+        where table_schema = 'accounting' and table_name || '.' || column_name = any(?::text[])`,
+      [idColumns],
+    );
+    expect(rows).to.have.length(idColumns.length);
+    const expected = (await defaultCollationIsByteOrder(db.knex)) ? "C" : null;
+    for (const row of rows as { table_name: string; column_name: string; collation_name: string | null }[]) {
+      expect(row.collation_name, `${row.table_name}.${row.column_name}`).to.equal(expected);
+    }
   });
 });
