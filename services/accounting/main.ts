@@ -86,7 +86,7 @@ export async function register(runtime: Runtime): Promise<void> {
     AccountingServiceDefinition,
     createAccountingService({
       withLedgerSession,
-      reservationHolds: createReservationHolds(db.knex, db.schema),
+      reservationHolds: createReservationHolds(db.knex, db.schema, db.prepared),
       queries,
       limits,
       prices,

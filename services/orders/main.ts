@@ -45,12 +45,13 @@ export async function register(runtime: Runtime): Promise<void> {
   const store = createPgOrderStore({
     knex,
     schema,
+    prepared: db.prepared,
     onOutboxCommitted: () => {
       relay.kick();
       changes.notify();
     },
   });
-  const keys = createPgIdempotencyKeys({ knex, schema, leaseMs: config.idempotencyLeaseMs });
+  const keys = createPgIdempotencyKeys({ knex, schema, leaseMs: config.idempotencyLeaseMs, prepared: db.prepared });
   const marketDataClient = runtime.client(MarketDataServiceDefinition, "marketdata");
   const marketData = createMarketDataClient({ client: marketDataClient, instrumentTtlMs: config.instrumentTtlMs });
   const accounting = createAccountingClient(runtime.client(AccountingServiceDefinition, "accounting"));

@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import knexFactory, { type Knex } from "knex";
 import { Client, type ClientConfig, type CustomTypesConfig, types as pgTypes } from "pg";
-import { startEmbeddedPostgres } from "./embedded-postgres";
+import { isEmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres";
 import type { Logger } from "./logger";
 
 export interface DatabaseOptions {
@@ -27,6 +27,14 @@ export interface DatabaseOptions {
 export interface Database {
   knex: Knex;
   schema: string;
+  /**
+   * Query options that have pg prepare a hot statement once per connection under `name` and reuse its plan, instead
+   * of parsing and planning it on every call (for the large data-modifying CTEs of the order path that planning is
+   * a good part of the statement's cost). Empty on the embedded server, whose one shared session cannot keep names
+   * apart per connection. Use it as `knex.raw(sql, bindings).options(db.prepared("orders.create"))`; one name per
+   * SQL text, which must not change while the process runs.
+   */
+  prepared(name: string): { name?: string };
   /** Resolves when the server answers a trivial query within two seconds (drives health). */
   probe(): Promise<void>;
   /** Waits for the connections in use to be released, then closes the pool. */
@@ -90,9 +98,11 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     throw error;
   }
 
+  const namedStatements = !isEmbeddedPostgres(url);
   return {
     knex,
     schema,
+    prepared: (name) => (namedStatements ? { name: `${schema}.${name}` } : {}),
     probe: () => withTimeout(knex.raw("select 1").then(() => undefined), PROBE_TIMEOUT_MS, "database probe"),
     close: () => knex.destroy(),
   };

@@ -19,7 +19,7 @@
 //   until a deadline expires. A socket that goes away while holding the lock gets a ROLLBACK, then the lock passes on.
 // - There is one session for everybody: `SET`, `search_path`, advisory locks and prepared-statement names are shared
 //   by all connections. Hence tradeplane schema-qualifies every table instead of relying on `search_path`, sets no
-//   session state, and uses no named prepared statements. LISTEN/NOTIFY is not forwarded, so nothing relies on it;
+//   session state, and prepares named statements only on a real server (`isEmbeddedPostgres`). LISTEN/NOTIFY is not forwarded, so nothing relies on it;
 //   COPY ... FROM STDIN, query cancellation and TLS are not supported either.
 // A small pool per service (see openDatabase) is enough: the backend runs one statement at a time anyway.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -42,6 +42,22 @@ export interface EmbeddedPostgres {
   url: string;
   /** Closes every client socket (rolling back what they left open), the listener and the database; leaves no handles. */
   stop(): Promise<void>;
+}
+
+/** `host:port` of the embedded servers running in this process. */
+const embeddedAddresses = new Set<string>();
+
+/**
+ * True when `url` points at an embedded server of this process. Its one shared session cannot keep named prepared
+ * statements per connection, so callers prepare statements only on a real PostgreSQL (see database.ts).
+ */
+export function isEmbeddedPostgres(url: string): boolean {
+  try {
+    const { hostname, port } = new URL(url);
+    return embeddedAddresses.has(`${hostname}:${port}`);
+  } catch {
+    return false;
+  }
 }
 
 /** Starts PGlite behind a Postgres wire-protocol listener on 127.0.0.1. */
@@ -72,6 +88,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     throw error;
   }
   const port = (server.address() as { port: number }).port;
+  const address = `127.0.0.1:${port}`;
+  embeddedAddresses.add(address);
   const runningDb = db;
   const runningServer = server;
 
@@ -87,6 +105,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
         await Promise.all([...sessions].map((session) => session.close()));
         await closed;
         await runningDb.close();
+        embeddedAddresses.delete(address);
         releaseLock();
       })();
       return stopping;

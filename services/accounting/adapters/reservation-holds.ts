@@ -3,6 +3,7 @@
 // a release is one call of `release_reservation` (migration 0003). Either way the portfolio lock is held for one
 // function and its commit, never across network round trips.
 import type { Knex } from "knex";
+import type { Database } from "../../platform/database";
 import { createBatcher } from "../../platform/batcher";
 import type { ReservationHolds } from "../domain/manage-reservations";
 import type { Reservation } from "../domain/reservation";
@@ -22,7 +23,7 @@ type HoldOutcome = Awaited<ReturnType<ReservationHolds["hold"]>>;
 type Settled = { ok: true; outcome: HoldOutcome } | { ok: false; error: unknown };
 
 /** Creates the ReservationHolds over one knex pool and schema. */
-export function createReservationHolds(knex: Knex, schema: string): ReservationHolds {
+export function createReservationHolds(knex: Knex, schema: string, prepared: Database["prepared"] = () => ({})): ReservationHolds {
   const call = (fn: string) => `"${schema}".${fn}`;
 
   async function holdAll(proposed: readonly Reservation[]): Promise<HoldOutcome[]> {
@@ -37,7 +38,7 @@ export function createReservationHolds(knex: Knex, schema: string): ReservationH
         proposed.map((p) => p.amount.toFixed()),
         proposed.map((p) => p.createdAt.toISOString()),
       ],
-    );
+    ).options(prepared("hold_reservations"));
     const outcomes: HoldOutcome[] = new Array(proposed.length);
     for (const row of rows) {
       const available = dec(row.available);

@@ -2,6 +2,7 @@
 // SELECT then INSERT, so concurrent submits with one key cannot both win.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
+import type { Database } from "../../platform/database";
 import type { IdempotencyKeys, KeyClaim } from "../domain/ports";
 
 /** Options of the Postgres idempotency key store. */
@@ -10,6 +11,8 @@ export interface PgIdempotencyKeysOptions {
   schema: string;
   /** How long a claim protects an unfinished submit before a retry may take it over. */
   leaseMs: number;
+  /** Prepared-statement options for the claim, which runs on every submit (`Database.prepared`). */
+  prepared?: Database["prepared"];
 }
 
 interface KeyRow {
@@ -44,7 +47,7 @@ export function createPgIdempotencyKeys(options: PgIdempotencyKeysOptions): Idem
          select fingerprint, order_id::text, held_amount, completed_at is not null, false, false from ??
          where portfolio_id = ? and idempotency_key = ? and not exists (select 1 from claimed)`,
         [table, portfolioId, key, fingerprint, proposedOrderId, holdIfNew?.toFixed() ?? null, leaseMs, table, portfolioId, key],
-      );
+      ).options(options.prepared?.("claim_key") ?? {});
       const row = result.rows[0];
       // Lost a race with a row inserted after our statement's snapshot: ask again.
       if (row === undefined) return this.claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew);

@@ -2,6 +2,7 @@
 // server). Every write is one short transaction; SQL is written out so the reader sees what runs.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
+import type { Database } from "../../platform/database";
 import { createBatcher } from "../../platform/batcher";
 import { OUTBOX_TABLE } from "../../platform/outbox";
 import { injectTraceContext } from "../../platform/telemetry";
@@ -18,6 +19,8 @@ export interface PgOrderStoreOptions {
   schema: string;
   /** Called after a transaction that wrote outbox rows committed (kicks the relay). */
   onOutboxCommitted?: () => void;
+  /** Prepared-statement options for the hot statements (`Database.prepared`); none when omitted. */
+  prepared?: Database["prepared"];
 }
 
 /** Creates the Postgres-backed OrderStore. */
@@ -25,6 +28,7 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const { knex, schema } = options;
   const t = (name: string) => `${schema}.${name}`;
   const kick = () => options.onOutboxCommitted?.();
+  const prepared = options.prepared ?? (() => ({}));
 
   // Reads by id go in batches: the execution worker reads every order it is handed, and under load the reads that
   // arrive while one is running share the next statement (`id = any(...)`) instead of a round trip each. A read
@@ -33,7 +37,7 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
     maxBatch: 500,
     maxInFlight: 4,
     async run(ids) {
-      const result = await raw<{ rows: OrderRow[] }>(knex, "select * from ?? where id = any(?::uuid[])", [t("orders"), ids]);
+      const result = await raw<{ rows: OrderRow[] }>(knex, "select * from ?? where id = any(?::uuid[])", [t("orders"), ids], prepared("read_orders"));
       const byId = new Map(result.rows.map((row) => [row.id, row]));
       return ids.map((id) => byId.get(id.toLowerCase()) ?? null);
     },
@@ -162,6 +166,7 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
           t(OUTBOX_TABLE),
           ...outboxBindings([executeMessage(order)]),
         ],
+        prepared("create_order"),
       );
       if (result.rows.length > 0) {
         kick();
@@ -216,6 +221,7 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
           t(OUTBOX_TABLE),
           ...outboxBindings(transitionMessages(next, events)),
         ],
+        prepared("transition_order"),
       );
       if (result.rows.length === 0) return null;
       kick();
@@ -466,6 +472,11 @@ function decodeCursor(token: string): { createdAt: string; id: string } | null {
 
 /** knex.raw with loosely typed bindings: arrays of nullable values for unnest() are fine for pg but not for knex's
  * binding type. */
-function raw<T = unknown>(db: Knex | Knex.Transaction, sql: string, bindings: readonly unknown[]): Promise<T> {
-  return db.raw(sql, bindings as Knex.RawBinding[]) as unknown as Promise<T>;
+function raw<T = unknown>(
+  db: Knex | Knex.Transaction,
+  sql: string,
+  bindings: readonly unknown[],
+  options: { name?: string } = {},
+): Promise<T> {
+  return db.raw(sql, bindings as Knex.RawBinding[]).options(options) as unknown as Promise<T>;
 }
