@@ -1,6 +1,7 @@
 // The position worker: consumes fill events and posts them to the ledger. Acknowledged only after the commit;
 // a malformed fill, or one the order path should never have produced (it would overdraw), goes straight to the
 // dead-letter queue; anything else (database down, lock timeout) is retried with the queue's delays.
+import { createBatcher } from "../../platform/batcher";
 import type { Broker, Consumer, Delivery, QueueSpec } from "../../platform/messaging";
 import { PermanentMessageError } from "../../platform/messaging";
 import type { Logger } from "../../platform/logger";
@@ -40,9 +41,10 @@ export function startPositionWorker(options: PositionWorkerOptions): Promise<Con
 }
 
 /**
- * Fills delivered together (the broker hands over up to `prefetch` at once under load) are posted in one
- * transaction: every fill costs a dozen statements, a batch costs about the same. Fills are gathered until the
- * current I/O callbacks have run (setImmediate), so a lone fill waits for nothing. A batch that fails (one fill
+ * Fills are posted in batches, one batch at a time: the fills delivered while a batch commits (the broker hands
+ * over up to `prefetch`) go together in the next transaction, and every fill costs a dozen statements while a batch
+ * costs about the same, so under load the batches grow and the cost per fill falls; a lone fill waits for nothing.
+ * One batch at a time also keeps batches from queueing on each other's portfolio locks. A batch that fails (one fill
  * that cannot be posted, a lock timeout) is retried fill by fill, so each fill gets its own outcome and only a
  * failing one is retried or dead-lettered.
  */
@@ -51,31 +53,29 @@ function batchedPost(
   postFills: (fills: Fill[]) => Promise<PostFillResult[]>,
   maxBatch: number,
 ): (fill: Fill) => Promise<PostFillResult> {
-  type Waiting = { fill: Fill; resolve: (result: PostFillResult) => void; reject: (error: unknown) => void };
-  let pending: Waiting[] = [];
-  let scheduled = false;
-
-  const flush = () => {
-    scheduled = false;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    const alone = () => {
-      for (const waiting of batch) postFill(waiting.fill).then(waiting.resolve, waiting.reject);
-    };
-    if (batch.length === 1) return alone();
-    postFills(batch.map((waiting) => waiting.fill)).then((results) => batch.forEach((waiting, i) => waiting.resolve(results[i])), alone);
-  };
-
-  return (fill) =>
-    new Promise<PostFillResult>((resolve, reject) => {
-      pending.push({ fill, resolve, reject });
-      if (pending.length >= maxBatch) flush();
-      else if (!scheduled) {
-        scheduled = true;
-        setImmediate(flush);
+  type Settled = { ok: true; result: PostFillResult } | { ok: false; error: unknown };
+  const alone = (fill: Fill): Promise<Settled> =>
+    postFill(fill).then(
+      (result) => ({ ok: true, result }),
+      (error: unknown) => ({ ok: false, error }),
+    );
+  const post = createBatcher<Fill, Settled>({
+    maxBatch,
+    maxInFlight: 1,
+    async run(fills) {
+      if (fills.length === 1) return [await alone(fills[0])];
+      try {
+        return (await postFills(fills)).map((result) => ({ ok: true, result }));
+      } catch {
+        return Promise.all(fills.map(alone));
       }
-    });
+    },
+  });
+  return async (fill) => {
+    const settled = await post(fill);
+    if (!settled.ok) throw settled.error;
+    return settled.result;
+  };
 }
 
 async function handleFill(options: PositionWorkerOptions, post: (fill: Fill) => Promise<PostFillResult>, delivery: Delivery): Promise<void> {
