@@ -17,8 +17,9 @@
 // handlers, not the transport, and a retry helps in-process exactly as it does over gRPC.
 //
 // The request is not mutated: the server normalizes it with ts-proto's `fromPartial`, which builds a new object, and
-// the response comes back through `fromPartial` too, so the caller may keep it. Headers and trailers a handler
-// writes do not reach an in-process caller (no caller reads them today).
+// the response comes back through `fromPartial` too, so the caller may keep it. Two things a gRPC caller has and an
+// in-process one does not: headers and trailers a handler writes (no caller reads them today), and the message size
+// limits (GRPC_MAX_*_MESSAGE_BYTES), which guard the wire and have nothing to guard here.
 import {
   ClientError,
   Metadata,
