@@ -195,7 +195,11 @@ export function createLedgerQueries(knex: Knex, schema: string) {
       if (pairs.length === 0) return;
       await raw(
         knex,
-        `insert into ?? (security_id, symbol) select * from unnest(?::text[], ?::text[]) on conflict (security_id) do update set symbol = excluded.symbol`,
+        // In security id order, as every writer of these shared rows takes them (see ledger-store.ts).
+        `insert into ?? (security_id, symbol)
+         select distinct on (security_id) security_id, symbol from unnest(?::text[], ?::text[]) s(security_id, symbol)
+         order by security_id
+         on conflict (security_id) do update set symbol = excluded.symbol`,
         [t("security_symbols"), pairs.map((p) => p.securityId), pairs.map((p) => p.symbol)],
       );
     },
