@@ -6,7 +6,7 @@ import type { Knex } from "knex";
 import { AccountingError } from "../domain/accounting-error";
 import type { CashMovement, CashMovementKind } from "../domain/cash-movements";
 import type { LedgerChanges, LedgerSession, SecurityKey, StoredTransaction, WithLedgerSession } from "../domain/ledger-session";
-import { balanceKey, bookKey, createLedgerState, parseBookKey, type BalanceRow } from "../domain/ledger-state";
+import { balanceKey, bookKey, createLedgerState, parseBookKey, type BalanceRow, type LedgerState } from "../domain/ledger-state";
 import { dec } from "../domain/money";
 import type { Reservation, ReservationStatus } from "../domain/reservation";
 import type { BookSide, CostBasisMethod, TaxLot } from "../domain/tax-lots";
@@ -52,80 +52,15 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       );
     },
 
-    async findExistingSourceIds(sourceIds) {
-      if (sourceIds.length === 0) return new Map();
-      // One probe of the unique index per id. `source_id = any(...)` lets the planner pick a scan of the whole table
-      // once it thinks 1,000 probes cost more, which on a cached table they never do; `offset 0` keeps the probe
-      // per id (the subquery cannot be flattened into a join).
-      const { rows } = await raw(
-        trx,
-        `select k.source_id, x.id from unnest(?::text[]) k(source_id)
-           cross join lateral (select id from ?? x where x.source_id = k.source_id offset 0) x`,
-        [sourceIds, t("transactions")],
-      );
-      return new Map((rows as { source_id: string; id: string }[]).map((r) => [r.source_id, r.id]));
+    async loadForPosting(sourceIds, portfolioIds, securities) {
+      if (sourceIds.length === 0) return { owners: new Map(), state: createLedgerState(), ids: [] };
+      const read = await readWorkingSet(trx, t, sourceIds, portfolioIds, securities);
+      return { owners: read.owners, state: workingSet(read, loadedBalanceIds, loadedBooks), ids: read.ids };
     },
 
     async loadState(portfolioIds, securities) {
-      const state = createLedgerState();
-      if (portfolioIds.length === 0 && securities.length === 0) return state;
-      const pids = securities.map((s) => s.portfolioId);
-      const sids = securities.map((s) => s.securityId);
-      // Sequential on purpose: the transaction has one connection, and pg queues rather than pipelines.
-      const balances = await raw(trx,
-          // Index probes only, whatever the table's size: the cash index for the cash rows, then one probe of the
-          // security index per pair. `offset 0` keeps each probe a probe: without it the planner flattens the lateral
-          // subquery into a join and, with its disk-oriented costs, hashes a scan of the whole table instead.
-          `select id, portfolio_id, security_id, quantity_long, quantity_short, version from ??
-            where security_id is null and portfolio_id = any(?::text[])
-           union all
-           select b.id, b.portfolio_id, b.security_id, b.quantity_long, b.quantity_short, b.version
-             from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
-             cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id and x.security_id is not null offset 0) b`,
-          [t("balances"), portfolioIds, pids, sids, t("balances")],
-        );
-      // Lots exist only where a balance row does (both are written by the same save, and balance rows are never
-      // deleted), so only the positions found above are probed: a batch opening new positions reads no lot book.
-      const held = (balances.rows as BalanceSqlRow[]).filter((r) => r.security_id !== null);
-      const lots =
-        held.length === 0
-          ? { rows: [] }
-          : await raw(trx,
-              `select l.portfolio_id, l.security_id, l.side, l.lot_id, l.seq, l.opened_on, l.quantity, l.cost, l.open_quantity, l.open_price
-                 from unnest(?::text[], ?::text[]) k(portfolio_id, security_id)
-                 cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id offset 0) l
-                order by l.portfolio_id, l.security_id, l.side, l.seq`,
-              [held.map((r) => r.portfolio_id), held.map((r) => r.security_id), t("tax_lots")],
-            );
-      const methods = await raw(trx, `select portfolio_id, cost_basis_method from ?? where portfolio_id = any(?::text[])`, [
-          t("portfolio_settings"),
-          [...new Set([...portfolioIds, ...pids])],
-        ]);
-      for (const r of balances.rows as BalanceSqlRow[]) {
-        const row = toBalanceRow(r);
-        const key = balanceKey(row.portfolioId, row.securityId);
-        state.balances.set(key, row);
-        loadedBalanceIds.set(key, r.id);
-      }
-      for (const r of lots.rows as LotSqlRow[]) {
-        const key = bookKey(r.portfolio_id, r.security_id, r.side);
-        const book = state.lots.get(key) ?? [];
-        const lot = toTaxLot(r);
-        let loadedBook = loadedBooks.get(key);
-        if (loadedBook === undefined) loadedBooks.set(key, (loadedBook = new Map()));
-        loadedBook.set(lot.lotId, { seq: r.seq as number, lot });
-        book.push(lot);
-        state.lots.set(key, book);
-      }
-      for (const r of methods.rows as { portfolio_id: string; cost_basis_method: CostBasisMethod }[]) {
-        state.methods.set(r.portfolio_id, r.cost_basis_method);
-      }
-      return state;
-    },
-
-    async allocateTransactionIds(count) {
-      const { rows } = await raw(trx, `select nextval(?) as id from generate_series(1, ?::int)`, [t("transactions_id_seq"), count]);
-      return (rows as { id: string }[]).map((r) => r.id).sort((a, b) => (a.length - b.length) || (a < b ? -1 : a > b ? 1 : 0));
+      if (portfolioIds.length === 0 && securities.length === 0) return createLedgerState();
+      return workingSet(await readWorkingSet(trx, t, [], portfolioIds, securities), loadedBalanceIds, loadedBooks);
     },
 
     async processedTransactions(portfolioId) {
@@ -247,7 +182,11 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       await insertCashMovements(trx, t, changes.cashMovements);
       if (changes.securitySymbols && changes.securitySymbols.length > 0) {
         await raw(trx, 
-          `insert into ?? (security_id, symbol) select * from unnest(?::text[], ?::text[])
+          // Securities are shared by every portfolio, so two postings of different portfolios (whose locks do not
+          // serialise them) may touch the same rows: taking them in security id order keeps them from deadlocking.
+          `insert into ?? (security_id, symbol)
+           select distinct on (security_id) security_id, symbol from unnest(?::text[], ?::text[]) s(security_id, symbol)
+           order by security_id
            on conflict (security_id) do update set symbol = excluded.symbol`,
           [t("security_symbols"), changes.securitySymbols.map((s) => s.securityId), changes.securitySymbols.map((s) => s.symbol)],
         );
@@ -257,6 +196,104 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
 }
 
 type Qualify = (name: string) => string;
+
+/** What readWorkingSet returns: each part as rows of plain values (JSON), or null when it has none. */
+interface WorkingSetRead {
+  owners: Map<string, string>;
+  ids: string[];
+  balances: [id: string, portfolioId: string, securityId: string | null, quantityLong: string, quantityShort: string, version: number][] | null;
+  lots: [portfolioId: string, securityId: string, side: BookSide, lotId: string, seq: number, openedOn: string, quantity: string, cost: string, openQuantity: string, openPrice: string][] | null;
+  methods: [portfolioId: string, method: CostBasisMethod][] | null;
+}
+
+/**
+ * Everything a posting unit reads, in one statement and one round trip (it runs after lockPortfolios, so it sees
+ * every write committed before the locks were granted): the transactions owning these source ids; the cash rows
+ * of these portfolios and the rows of these securities; the lots of the positions found (lots are never written
+ * without their balance row, and balance rows are never deleted, so a new position has no lot book to read); the
+ * portfolios' cost-basis methods; and one new transaction id per source id not found, taken after the locks so ids
+ * increase in processing order (the audit replays in id order).
+ *
+ * Every lookup is an index probe per key whatever the table's size: `offset 0` keeps each lateral subquery from
+ * being flattened into a join, which the planner, with its disk-oriented costs, would hash over a scan of the whole
+ * table. Each part comes back as one JSON array (decimals and ids as text, never as JSON numbers).
+ */
+async function readWorkingSet(
+  trx: Knex.Transaction,
+  t: Qualify,
+  sourceIds: string[],
+  portfolioIds: string[],
+  securities: SecurityKey[],
+): Promise<WorkingSetRead> {
+  const { rows } = await raw(
+    trx,
+    `with sources as (
+       select k.source_id, x.id from unnest(?::text[]) k(source_id)
+         cross join lateral (select id from ?? x where x.source_id = k.source_id offset 0) x
+     ), held as materialized (
+       select b.id, b.portfolio_id, b.security_id, b.quantity_long, b.quantity_short, b.version
+         from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
+         cross join lateral (select * from ?? x where x.portfolio_id = k.portfolio_id and x.security_id = k.security_id and x.security_id is not null offset 0) b
+     ), balances as (
+       select id, portfolio_id, security_id, quantity_long, quantity_short, version from ?? where security_id is null and portfolio_id = any(?::text[])
+       union all
+       select * from held
+     )
+     select
+       (select json_agg(json_build_array(source_id, id::text)) from sources) as owners,
+       (select json_agg(json_build_array(id::text, portfolio_id, security_id, quantity_long::text, quantity_short::text, version)) from balances) as balances,
+       (select json_agg(json_build_array(l.portfolio_id, l.security_id, l.side, l.lot_id, l.seq, to_char(l.opened_on, 'YYYYMMDD'),
+                                         l.quantity::text, l.cost::text, l.open_quantity::text, l.open_price::text)
+                        order by l.portfolio_id, l.security_id, l.side, l.seq)
+          from held h cross join lateral (select * from ?? x where x.portfolio_id = h.portfolio_id and x.security_id = h.security_id offset 0) l) as lots,
+       (select json_agg(json_build_array(portfolio_id, cost_basis_method)) from ?? where portfolio_id = any(?::text[])) as methods,
+       (select json_agg(nextval(?::regclass)::text) from generate_series(1, ?::int - (select count(*) from sources)::int)) as ids`,
+    [
+      sourceIds,
+      t("transactions"),
+      securities.map((s) => s.portfolioId),
+      securities.map((s) => s.securityId),
+      t("balances"),
+      t("balances"),
+      portfolioIds,
+      t("tax_lots"),
+      t("portfolio_settings"),
+      [...new Set([...portfolioIds, ...securities.map((s) => s.portfolioId)])],
+      t("transactions_id_seq"),
+      sourceIds.length,
+    ],
+  );
+  const read = rows[0] as { owners: [string, string][] | null; ids: string[] | null } & Omit<WorkingSetRead, "owners" | "ids">;
+  return {
+    owners: new Map(read.owners ?? []),
+    ids: (read.ids ?? []).sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)),
+    balances: read.balances,
+    lots: read.lots,
+    methods: read.methods,
+  };
+}
+
+/** The working set a read describes; records the loaded balance ids and lot books, so save can write the difference. */
+function workingSet(read: WorkingSetRead, loadedBalanceIds: Map<string, string>, loadedBooks: Map<string, LoadedBook>): LedgerState {
+  const state = createLedgerState();
+  for (const [id, portfolioId, securityId, quantityLong, quantityShort, version] of read.balances ?? []) {
+    const key = balanceKey(portfolioId, securityId);
+    state.balances.set(key, { portfolioId, securityId, quantityLong: dec(quantityLong), quantityShort: dec(quantityShort), version });
+    loadedBalanceIds.set(key, id);
+  }
+  for (const [portfolioId, securityId, side, lotId, seq, openedOn, quantity, cost, openQuantity, openPrice] of read.lots ?? []) {
+    const key = bookKey(portfolioId, securityId, side);
+    const lot: TaxLot = { lotId, openedOn, quantity: dec(quantity), cost: dec(cost), openQuantity: dec(openQuantity), openPrice: dec(openPrice) };
+    let book = state.lots.get(key);
+    if (book === undefined) state.lots.set(key, (book = []));
+    book.push(lot);
+    let loadedBook = loadedBooks.get(key);
+    if (loadedBook === undefined) loadedBooks.set(key, (loadedBook = new Map()));
+    loadedBook.set(lotId, { seq, lot });
+  }
+  for (const [portfolioId, method] of read.methods ?? []) state.methods.set(portfolioId, method);
+  return state;
+}
 
 /**
  * knex's binding type has no room for arrays with nulls, which is exactly what unnest wants. Array bindings are

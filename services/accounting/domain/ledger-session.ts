@@ -49,12 +49,14 @@ export interface LedgerChanges {
 export interface LedgerSession {
   /** Serialises every writer of these portfolios until the end of the session (sorted, so no deadlock). */
   lockPortfolios(portfolioIds: string[]): Promise<void>;
-  /** source_id → id of the transaction that already has it. */
-  findExistingSourceIds(sourceIds: string[]): Promise<Map<string, string>>;
+  /**
+   * What posting reads, in one go: `owners` maps each of these (distinct) source ids that a stored transaction
+   * already has to that transaction's id; `state` is loadState of these portfolios and securities; `ids` holds one
+   * new transaction id per source id not found, increasing in allocation order (the audit replays in id order).
+   */
+  loadForPosting(sourceIds: string[], portfolioIds: string[], securities: SecurityKey[]): Promise<{ owners: Map<string, string>; state: LedgerState; ids: string[] }>;
   /** Balance rows, lot books and cost-basis methods for these portfolios' cash and these securities. */
   loadState(portfolioIds: string[], securities: SecurityKey[]): Promise<LedgerState>;
-  /** Reserves ids for new transactions, increasing in allocation order (the audit replays in id order). */
-  allocateTransactionIds(count: number): Promise<string[]>;
   /** Sum of the remaining amounts of open reservations: cash when securityId is null, else units. */
   openReservationTotal(portfolioId: string, securityId: string | null): Promise<Decimal>;
   /** A reservation by its reservation_id or by the order_id it was created with. */
@@ -77,7 +79,7 @@ export interface LedgerSession {
   saveCostBasisMethod(portfolioId: string, method: CostBasisMethod, rebuild: { books: Map<string, TaxLot[]>; closures: LotClosure[] } | null): Promise<void>;
   /**
    * Writes everything. Throws AccountingError CONCURRENT_MODIFICATION when a source id was taken by a
-   * concurrent session since findExistingSourceIds, so the caller can rerun the whole unit.
+   * concurrent session since loadForPosting, so the caller can rerun the whole unit.
    */
   save(changes: LedgerChanges): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { AccountingError } from "./accounting-error";
 import { applyTransaction } from "./apply-transaction";
-import type { LedgerSession, StoredTransaction, WithLedgerSession } from "./ledger-session";
-import type { LedgerState } from "./ledger-state";
+import type { LedgerSession, SecurityKey, StoredTransaction, WithLedgerSession } from "./ledger-session";
+import { balanceKey, type LedgerState } from "./ledger-state";
 import type { LotClosure } from "./tax-lots";
 import {
   duplicateSourceIdError,
@@ -75,7 +75,8 @@ export async function postTransactionBatches(deps: { withLedgerSession: WithLedg
     throw new AccountingError("BATCH_TOO_LARGE", `Maximum ${MAX_TRANSACTIONS_PER_BATCH} transactions per batch`);
   }
   const validations = batches.map((inputs) => inputs.map((input, index) => validateTransaction(input, index)));
-  const candidates = validations.flat().flatMap((v) => (v.ok ? [v.transaction] : []));
+  const candidates: ValidTransaction[] = [];
+  for (const batch of validations) for (const v of batch) if (v.ok) candidates.push(v.transaction);
 
   const outcomes = await withConflictRetry(deps.withLedgerSession, async (session) => {
     await session.lockPortfolios(candidates.map((t) => t.portfolioId));
@@ -118,35 +119,44 @@ function itemResult(index: number, validation: ValidationResult, outcome: PostOu
 }
 
 /**
- * Posts validated transactions inside a session whose portfolios are already locked: one lookup of source ids,
- * one load of the touched rows, one id allocation, then every item applied in memory in order. The caller
+ * Posts validated transactions inside a session whose portfolios are already locked: one read of the source ids,
+ * touched rows and new ids, then every item applied in memory in order. The caller
  * saves the returned changes (possibly together with its own, e.g. a reservation or a cash movement).
  */
 export async function postInSession(
   session: LedgerSession,
   candidates: ValidTransaction[],
 ): Promise<{ outcomes: PostOutcome[]; transactions: StoredTransaction[]; closures: LotClosure[]; state: LedgerState }> {
-  const existing = await session.findExistingSourceIds([...new Set(candidates.map((t) => t.sourceId))]);
-  const seen = new Map(existing);
-  const toPost = candidates.filter((t) => {
-    if (seen.has(t.sourceId)) return false;
-    seen.set(t.sourceId, "");
-    return true;
-  });
-  const portfolioIds = [...new Set(toPost.map((t) => t.portfolioId))];
-  const securities = uniqueSecurityKeys(toPost);
-  const state = await session.loadState(portfolioIds, securities);
-  const ids = toPost.length > 0 ? await session.allocateTransactionIds(toPost.length) : [];
+  const sourceIds = new Set<string>();
+  const portfolioIds = new Set<string>();
+  const securities = new Map<string, SecurityKey>();
+  for (const t of candidates) {
+    sourceIds.add(t.sourceId);
+    portfolioIds.add(t.portfolioId);
+    if (t.securityId !== null) {
+      const key = balanceKey(t.portfolioId, t.securityId);
+      if (!securities.has(key)) securities.set(key, { portfolioId: t.portfolioId, securityId: t.securityId });
+    }
+  }
+  // One read for all candidates, duplicates included: the rows only a duplicate touches are loaded and never
+  // written, which changes nothing and spares a round trip. `owners` maps a taken source id to its transaction;
+  // a source id first met in this batch joins it when its item gets its id, so a later item with the same source
+  // id fails as a duplicate of that one.
+  const { owners, state, ids } = await session.loadForPosting([...sourceIds], [...portfolioIds], [...securities.values()]);
 
-  const claimed = new Map(existing);
   const transactions: StoredTransaction[] = [];
   const closures: LotClosure[] = [];
   let nextId = 0;
-  const outcomes = candidates.map((candidate): PostOutcome => {
-    const owner = claimed.get(candidate.sourceId);
-    if (owner !== undefined) return { kind: "DUPLICATE", existingTransactionId: owner };
+  const outcomes = new Array<PostOutcome>(candidates.length);
+  for (let i = 0; i < candidates.length; i++) {
+    const candidate = candidates[i];
+    const owner = owners.get(candidate.sourceId);
+    if (owner !== undefined) {
+      outcomes[i] = { kind: "DUPLICATE", existingTransactionId: owner };
+      continue;
+    }
     const id = ids[nextId++];
-    claimed.set(candidate.sourceId, id);
+    owners.set(candidate.sourceId, id);
     // One object per item: the stored transaction is also what applyTransaction reads.
     const transaction: StoredTransaction = {
       id,
@@ -169,11 +179,12 @@ export async function postInSession(
     if (applied.status !== "PROC") {
       transaction.status = applied.status;
       transaction.errorMessage = applied.errorMessage;
-      return { kind: "POSTED", transaction, closures: [] };
+      outcomes[i] = { kind: "POSTED", transaction, closures: [] };
+      continue;
     }
     for (const closure of applied.closures) closures.push(closure);
-    return { kind: "POSTED", transaction, closures: applied.closures };
-  });
+    outcomes[i] = { kind: "POSTED", transaction, closures: applied.closures };
+  }
   return { outcomes, transactions, closures, state };
 }
 
@@ -186,14 +197,6 @@ export async function withConflictRetry<T>(withLedgerSession: WithLedgerSession,
       if (!(error instanceof AccountingError) || error.code !== "CONCURRENT_MODIFICATION" || attempt > MAX_CONFLICT_RETRIES) throw error;
     }
   }
-}
-
-function uniqueSecurityKeys(transactions: ValidTransaction[]): { portfolioId: string; securityId: string }[] {
-  const keys = new Map<string, { portfolioId: string; securityId: string }>();
-  for (const t of transactions) {
-    if (t.securityId !== null) keys.set(`${t.portfolioId}|${t.securityId}`, { portfolioId: t.portfolioId, securityId: t.securityId });
-  }
-  return [...keys.values()];
 }
 
 /** successRate = successful × 100 / totalRequested (2 of 3 gives the reference's 66.66666666666667), 0 for none. */
