@@ -25,32 +25,29 @@ export type ApplyOutcome =
 export function applyTransaction(state: LedgerState, txn: IdentifiedTransaction): ApplyOutcome {
   const impact = transactionImpact(txn.type, txn.quantity, txn.price, txn.fee);
   // New row values are computed first and written only once all fit, so an ERROR item leaves the state as it was.
-  let securityRow: BalanceRow | null = null;
+  // Each row's key is built once (a key is a fresh 49-character string to hash on every lookup).
+  let securityKey = "";
+  let security: BalanceRow | null = null;
+  let long: Decimal = ZERO;
+  let short: Decimal = ZERO;
   if (txn.securityId !== null) {
-    const row = currentRow(state, txn.portfolioId, txn.securityId);
-    securityRow = {
-      portfolioId: row.portfolioId,
-      securityId: row.securityId,
-      quantityLong: impact.longDelta === null ? row.quantityLong : roundToStoredScale(row.quantityLong.plus(impact.longDelta)),
-      quantityShort: impact.shortDelta === null ? row.quantityShort : roundToStoredScale(row.quantityShort.plus(impact.shortDelta)),
-      version: row.version + 1,
-    };
-    if (!fitsStoredRange(securityRow.quantityLong) || !fitsStoredRange(securityRow.quantityShort)) return OVERFLOW;
+    securityKey = balanceKey(txn.portfolioId, txn.securityId);
+    security = state.balances.get(securityKey) ?? zeroRow(txn.portfolioId, txn.securityId);
+    long = impact.longDelta === null ? security.quantityLong : roundToStoredScale(security.quantityLong.plus(impact.longDelta));
+    short = impact.shortDelta === null ? security.quantityShort : roundToStoredScale(security.quantityShort.plus(impact.shortDelta));
+    if (!fitsStoredRange(long) || !fitsStoredRange(short)) return OVERFLOW;
   }
-  let cashRow: BalanceRow | null = null;
+  let cashKey = "";
+  let cash: BalanceRow | null = null;
+  let cashLong: Decimal = ZERO;
   if (impact.cashDelta !== null) {
-    const row = currentRow(state, txn.portfolioId, null);
-    cashRow = {
-      portfolioId: row.portfolioId,
-      securityId: null,
-      quantityLong: roundToStoredScale(row.quantityLong.plus(impact.cashDelta)),
-      quantityShort: row.quantityShort,
-      version: row.version + 1,
-    };
-    if (!fitsStoredRange(cashRow.quantityLong) || !fitsStoredRange(cashRow.quantityShort)) return OVERFLOW;
+    cashKey = balanceKey(txn.portfolioId, null);
+    cash = state.balances.get(cashKey) ?? zeroRow(txn.portfolioId, null);
+    cashLong = roundToStoredScale(cash.quantityLong.plus(impact.cashDelta));
+    if (!fitsStoredRange(cashLong) || !fitsStoredRange(cash.quantityShort)) return OVERFLOW;
   }
-  if (securityRow !== null) setRow(state, securityRow);
-  if (cashRow !== null) setRow(state, cashRow);
+  if (security !== null) setRow(state, securityKey, security, long, short);
+  if (cash !== null) setRow(state, cashKey, cash, cashLong, cash.quantityShort);
 
   // DEP and WD carry no security, hence no lot book to touch.
   if (txn.securityId === null) return { status: "PROC", closures: [] };
@@ -75,21 +72,19 @@ export function applyTransaction(state: LedgerState, txn: IdentifiedTransaction)
 const OVERFLOW: ApplyOutcome = { status: "ERROR", errorMessage: "Failed to persist balance changes: numeric field overflow" };
 const NO_LOTS: readonly TaxLot[] = [];
 
-function setRow(state: LedgerState, row: BalanceRow): void {
-  const key = balanceKey(row.portfolioId, row.securityId);
+/**
+ * Writes a row's new values. A row the working set already holds is updated in place: it belongs to this state
+ * alone (loaded for it or created by it), and the state is the only way anyone reads it.
+ */
+function setRow(state: LedgerState, key: string, row: BalanceRow, quantityLong: Decimal, quantityShort: Decimal): void {
+  row.quantityLong = quantityLong;
+  row.quantityShort = quantityShort;
+  row.version += 1;
   state.balances.set(key, row);
   state.touchedBalances.add(key);
 }
 
-/** The row as the working set has it, or a fresh zero row at version 0 (so its first write makes it 1). */
-function currentRow(state: LedgerState, portfolioId: string, securityId: string | null): BalanceRow {
-  return (
-    state.balances.get(balanceKey(portfolioId, securityId)) ?? {
-      portfolioId,
-      securityId,
-      quantityLong: ZERO,
-      quantityShort: ZERO,
-      version: 0,
-    }
-  );
+/** A fresh zero row at version 0 (so its first write makes it 1), for a row the working set does not hold yet. */
+function zeroRow(portfolioId: string, securityId: string | null): BalanceRow {
+  return { portfolioId, securityId, quantityLong: ZERO, quantityShort: ZERO, version: 0 };
 }

@@ -49,27 +49,33 @@ const TYPE_LIST = TRANSACTION_TYPES.join(", ");
  * GlobeCo returns. The uniqueness of source ids is checked later, against the store and the batch.
  */
 export function validateTransaction(input: TransactionInput, index: number): ValidationResult {
-  const { errors: requestErrors, quantity, price } = validateRequestFields(input);
-  if (requestErrors.length > 0 || quantity === null || price === null) return { ok: false, errors: requestErrors };
+  const fields = validateRequestFields(input);
+  if (fields.errors !== null) return { ok: false, errors: fields.errors };
+  const { quantity, price } = fields;
 
   const type = input.transactionType as TransactionType;
   const securityId = input.securityId ?? null;
   const sourceId = input.sourceId.trim();
 
-  const builderErrors: string[] = [];
-  builderErrors.push(...idErrors("portfolio", input.portfolioId));
-  if (securityId !== null && securityId !== "") builderErrors.push(...idErrors("security", securityId));
-  if (sourceId.length === 0) builderErrors.push("source ID cannot be empty");
-  else if (sourceId.length > 50) builderErrors.push("source ID must not exceed 50 characters");
-  if (isCashType(type)) {
-    if (securityId) builderErrors.push("cash transactions (DEP/WD) must have empty security ID");
-    if (!price.equals(1)) builderErrors.push("cash transactions must have price of 1.0");
-  } else if (!securityId) {
-    builderErrors.push("security transactions require a valid security ID");
+  // Collected lazily: a valid item (nearly every one) allocates no list of reasons.
+  let builderErrors: string[] | null = null;
+  const portfolioError = idError("portfolio", input.portfolioId);
+  if (portfolioError !== null) builderErrors = added(builderErrors, portfolioError);
+  if (securityId !== null && securityId !== "") {
+    const securityError = idError("security", securityId);
+    if (securityError !== null) builderErrors = added(builderErrors, securityError);
   }
-  if (quantity.isZero()) builderErrors.push("quantity cannot be zero");
-  if (price.isNegative()) builderErrors.push("price cannot be negative");
-  if (builderErrors.length > 0) {
+  if (sourceId.length === 0) builderErrors = added(builderErrors, "source ID cannot be empty");
+  else if (sourceId.length > 50) builderErrors = added(builderErrors, "source ID must not exceed 50 characters");
+  if (isCashType(type)) {
+    if (securityId) builderErrors = added(builderErrors, "cash transactions (DEP/WD) must have empty security ID");
+    if (!price.equals(1)) builderErrors = added(builderErrors, "cash transactions must have price of 1.0");
+  } else if (!securityId) {
+    builderErrors = added(builderErrors, "security transactions require a valid security ID");
+  }
+  if (quantity.isZero()) builderErrors = added(builderErrors, "quantity cannot be zero");
+  if (price.isNegative()) builderErrors = added(builderErrors, "price cannot be negative");
+  if (builderErrors !== null) {
     return {
       ok: false,
       errors: [{ field: "transaction", message: `transaction validation failed: [${builderErrors.join(" ")}]`, value: `index_${index}` }],
@@ -103,55 +109,54 @@ export function validateTransaction(input: TransactionInput, index: number): Val
 
 /**
  * Layer A of the reference: checks on the posted fields, every failure collected, messages verbatim. Returns
- * the parsed quantity and price too, so each decimal string is parsed once.
+ * the parsed quantity and price too, so each decimal string is parsed once; `errors` is null when all pass.
  */
-function validateRequestFields(input: TransactionInput): { errors: TransactionFieldError[]; quantity: Decimal | null; price: Decimal | null } {
-  const errors: TransactionFieldError[] = [];
+function validateRequestFields(
+  input: TransactionInput,
+): { errors: null; quantity: Decimal; price: Decimal } | { errors: TransactionFieldError[]; quantity: Decimal | null; price: Decimal | null } {
+  let errors: TransactionFieldError[] | null = null;
   const securityPresent = input.securityId !== undefined && input.securityId !== null;
-  if (input.portfolioId.length !== 24) {
-    errors.push({ field: "portfolioId", message: "must be exactly 24 characters", value: input.portfolioId });
-  }
+  if (input.portfolioId.length !== 24) errors = added(errors, field("portfolioId", "must be exactly 24 characters", input.portfolioId));
   if (securityPresent && (input.securityId as string).length !== 24) {
-    errors.push({ field: "securityId", message: "must be exactly 24 characters", value: input.securityId as string });
+    errors = added(errors, field("securityId", "must be exactly 24 characters", input.securityId as string));
   }
-  if (input.sourceId.length > 50) {
-    errors.push({ field: "sourceId", message: "must not exceed 50 characters", value: input.sourceId });
-  }
+  if (input.sourceId.length > 50) errors = added(errors, field("sourceId", "must not exceed 50 characters", input.sourceId));
   const typeKnown = isTransactionType(input.transactionType);
-  if (!typeKnown) {
-    errors.push({ field: "transactionType", message: `must be one of: ${TYPE_LIST}`, value: input.transactionType });
-  }
+  if (!typeKnown) errors = added(errors, field("transactionType", `must be one of: ${TYPE_LIST}`, input.transactionType));
   // A malformed number made the whole reference request fail as INVALID_JSON; over gRPC the value arrives as a
   // string, so we report it against its own item instead of rejecting the batch.
   const quantity = input.quantity === "" ? ZERO : parseDecimal(input.quantity);
-  if (quantity === null) {
-    errors.push({ field: "quantity", message: "must be a valid decimal number", value: input.quantity });
-  }
+  if (quantity === null) errors = added(errors, field("quantity", "must be a valid decimal number", input.quantity));
   const price = input.price === "" ? ZERO : parseDecimal(input.price);
-  if (price === null) {
-    errors.push({ field: "price", message: "must be a valid decimal number", value: input.price });
-  } else if (!price.greaterThan(0)) {
-    errors.push({ field: "price", message: "must be positive", value: input.price });
-  }
-  if (!isYyyymmdd(input.transactionDate)) {
-    errors.push({ field: "transactionDate", message: "must be in YYYYMMDD format", value: input.transactionDate });
-  }
+  if (price === null) errors = added(errors, field("price", "must be a valid decimal number", input.price));
+  // Same as greaterThan(0), without making a Decimal of the 0 for every item.
+  else if (price.isZero() || price.isNegative()) errors = added(errors, field("price", "must be positive", input.price));
+  if (!isYyyymmdd(input.transactionDate)) errors = added(errors, field("transactionDate", "must be in YYYYMMDD format", input.transactionDate));
   if (typeKnown) {
     const cash = isCashType(input.transactionType as TransactionType);
-    if (cash && securityPresent) {
-      errors.push({ field: "securityId", message: "must be null for DEP/WD transactions", value: input.securityId as string });
-    }
-    if (!cash && !securityPresent) {
-      errors.push({ field: "securityId", message: "is required for non-cash transactions", value: "" });
-    }
+    if (cash && securityPresent) errors = added(errors, field("securityId", "must be null for DEP/WD transactions", input.securityId as string));
+    if (!cash && !securityPresent) errors = added(errors, field("securityId", "is required for non-cash transactions", ""));
   }
-  return { errors, quantity, price };
+  if (errors === null && quantity !== null && price !== null) return { errors: null, quantity, price };
+  return { errors: errors ?? [], quantity, price };
 }
 
-function idErrors(kind: "portfolio" | "security", id: string): string[] {
-  if (id.length !== 24) return [`${kind} ID must be exactly 24 characters, got ${id.length}`];
-  if (!ALPHANUMERIC.test(id)) return [`${kind} ID must contain only alphanumeric characters`];
-  return [];
+/** The list with the item appended, created on the first one (valid items, nearly all of them, make no list). */
+function added<T>(list: T[] | null, item: T): T[] {
+  if (list === null) return [item];
+  list.push(item);
+  return list;
+}
+
+function field(field: string, message: string, value: string): TransactionFieldError {
+  return { field, message, value };
+}
+
+/** The builder's reason an id is malformed, or null. */
+function idError(kind: "portfolio" | "security", id: string): string | null {
+  if (id.length !== 24) return `${kind} ID must be exactly 24 characters, got ${id.length}`;
+  if (!ALPHANUMERIC.test(id)) return `${kind} ID must contain only alphanumeric characters`;
+  return null;
 }
 
 /** True for an exact 8-digit calendar date (Go's layout 20060102 checks month and day ranges too). */
