@@ -13,6 +13,16 @@ import { invalidField } from "../domain/order-error";
 import type { EventWithOrder, OrderStore } from "../domain/ports";
 import { executeMessage, transitionMessages } from "./order-messages";
 
+/** One order's move from `expectedVersion` to `next`, with the events that describe it. */
+interface TransitionRequest {
+  expectedVersion: number;
+  next: Order;
+  events: readonly OrderEvent[];
+}
+
+/** An outcome, or the error that failed it alone. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
 /** Options of the Postgres order store. */
 export interface PgOrderStoreOptions {
   knex: Knex;
@@ -29,6 +39,133 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const t = (name: string) => `${schema}.${name}`;
   const kick = () => options.onOutboxCommitted?.();
   const prepared = options.prepared ?? (() => ({}));
+
+  // Transitions go in batches too: the execution worker, the quote watcher, the sweeper and cancels all write through
+  // here, and the transitions that arrive while one batch commits are written by the next, in one statement. Each
+  // order still moves only from the version its plan was made from; seqs stay contiguous per portfolio and in commit
+  // order (the portfolios' counter rows are taken in portfolio order, so two batches cannot deadlock on them). An
+  // order appears at most once per statement: a second transition of it waits for the next statement and, like any
+  // transition that lost a race, finds the version moved and returns null.
+  const transitions = createBatcher<TransitionRequest, Settled<OrderEvent[] | null>>({
+    maxBatch: 200,
+    maxInFlight: 1,
+    async run(batch) {
+      const outcomes: Settled<OrderEvent[] | null>[] = new Array(batch.length);
+      let pending = batch.map((request, index) => ({ request, index }));
+      while (pending.length > 0) {
+        // The first transition of each order goes now, any further one of the same order in the next statement.
+        const ids = new Set<string>();
+        const now: typeof pending = [];
+        const later: typeof pending = [];
+        for (const item of pending) {
+          if (ids.has(item.request.next.id)) later.push(item);
+          else {
+            ids.add(item.request.next.id);
+            now.push(item);
+          }
+        }
+        pending = later;
+        try {
+          const written = await writeTransitions(now.map((item) => item.request));
+          now.forEach((item, i) => (outcomes[item.index] = { ok: true, value: written[i] }));
+        } catch (error) {
+          // One bad transition must not fail the others: each is written alone, and gets only its own error.
+          for (const item of now) {
+            try {
+              outcomes[item.index] = { ok: true, value: (await writeTransitions([item.request]))[0] };
+            } catch (single) {
+              outcomes[item.index] = { ok: false, error: now.length === 1 ? error : single };
+            }
+          }
+        }
+      }
+      return outcomes;
+    },
+  });
+
+  async function writeTransitions(requests: readonly TransitionRequest[]): Promise<(OrderEvent[] | null)[]> {
+    const events = requests.flatMap((r) => r.events);
+    const messages = requests.flatMap((r) => transitionMessages(r.next, r.events).map((message) => ({ orderId: r.next.id, message })));
+    const trace = injectTraceContext();
+    const result = await raw<{ rows: { order_id: string; seq: string }[] }>(
+      knex,
+      `with input as (
+         select * from unnest(?::uuid[], ?::int[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::bool[], ?::text[],
+           ?::timestamptz[], ?::timestamptz[])
+           as i(id, expected_version, status, version, filled_quantity, filled_amount, stop_triggered, last_reason,
+             updated_at, done_at)
+       ), moved as (
+         update ?? o set status = i.status, version = i.version, filled_quantity = i.filled_quantity,
+           filled_amount = i.filled_amount, stop_triggered = i.stop_triggered, last_reason = i.last_reason,
+           updated_at = i.updated_at, done_at = i.done_at
+         from input i where o.id = i.id and o.version = i.expected_version
+         returning o.id
+       ), ev as (
+         select u.* from unnest(?::text[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[],
+           ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])
+           with ordinality as u(portfolio_id, order_id, order_version, from_status, to_status, reason, fill_id,
+             fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at, n)
+         where u.order_id in (select id from moved)
+       ), seq as (
+         insert into ?? as s (portfolio_id, last_seq)
+         select portfolio_id, count(*) from ev group by portfolio_id order by portfolio_id
+         on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
+         returning portfolio_id, last_seq
+       ), numbered as (
+         select ev.*, s.last_seq - count(*) over (partition by ev.portfolio_id)
+           + row_number() over (partition by ev.portfolio_id order by ev.n) as seq
+         from ev join seq s on s.portfolio_id = ev.portfolio_id
+       ), events as (
+         insert into ?? (${eventColumns})
+         select portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id, fill_quantity,
+           fill_price, filled_quantity_after, filled_amount_after, occurred_at
+         from numbered
+       ), outbox as (
+         insert into ?? (message_id, routing_key, body, headers, schema_version)
+         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
+         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
+           with ordinality as m(order_id, message_id, routing_key, body, headers, schema_version, n)
+         where m.order_id in (select id from moved)
+         order by m.n
+       )
+       select order_id::text, seq::text from numbered order by n`,
+      [
+        requests.map((r) => r.next.id),
+        requests.map((r) => r.expectedVersion),
+        requests.map((r) => r.next.status),
+        requests.map((r) => r.next.version),
+        requests.map((r) => r.next.filledQuantity.toFixed()),
+        requests.map((r) => r.next.filledAmount.toFixed()),
+        requests.map((r) => r.next.stopTriggered),
+        requests.map((r) => r.next.lastReason),
+        requests.map((r) => r.next.updatedAt.toISOString()),
+        requests.map((r) => r.next.doneAt?.toISOString() ?? null),
+        t("orders"),
+        ...eventBindings(events),
+        t("portfolio_seqs"),
+        t("order_events"),
+        t(OUTBOX_TABLE),
+        messages.map((m) => m.orderId),
+        messages.map((m) => m.message.messageId),
+        messages.map((m) => m.message.routingKey),
+        messages.map((m) => m.message.body),
+        messages.map((m) => JSON.stringify({ ...trace, ...m.message.headers })),
+        messages.map((m) => m.message.schemaVersion),
+      ],
+      prepared("transition_orders"),
+    );
+    const seqs = new Map<string, number[]>();
+    for (const row of result.rows) {
+      const list = seqs.get(row.order_id) ?? [];
+      list.push(Number(row.seq));
+      seqs.set(row.order_id, list);
+    }
+    if (seqs.size > 0) kick();
+    return requests.map((r) => {
+      const written = seqs.get(r.next.id);
+      return written === undefined ? null : r.events.map((event, i) => ({ ...event, seq: written[i] }));
+    });
+  }
 
   // Reads by id go in batches: the execution worker reads every order it is handed, and under load the reads that
   // arrive while one is running share the next statement (`id = any(...)`) instead of a round trip each. A read
@@ -98,11 +235,6 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
     ];
   }
 
-  /** The stored events with the seqs the counter handed out (the last one is `lastSeq`). */
-  function withSeqs(events: readonly OrderEvent[], lastSeq: string): OrderEvent[] {
-    const first = Number(lastSeq) - events.length + 1;
-    return events.map((event, i) => ({ ...event, seq: first + i }));
-  }
 
   return {
     async create(order, event) {
@@ -185,47 +317,9 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
     },
 
     async transition(expectedVersion, next, events) {
-      const result = await raw<{ rows: { last_seq: string }[] }>(
-        knex,
-        `with moved as (
-           update ?? set status = ?, version = ?, filled_quantity = ?, filled_amount = ?, stop_triggered = ?,
-             last_reason = ?, updated_at = ?, done_at = ?
-           where id = ? and version = ?
-           returning portfolio_id
-         ), seq as (
-           insert into ?? as s (portfolio_id, last_seq) select portfolio_id, ?::bigint from moved
-           on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
-           returning last_seq
-         ), events as (
-           insert into ?? (${eventColumns}) ${eventsFromCounter}
-         ), outbox as (
-           insert into ?? (message_id, routing_key, body, headers, schema_version) ${outboxFromMessages}
-         )
-         select last_seq from seq`,
-        [
-          t("orders"),
-          next.status,
-          next.version,
-          next.filledQuantity.toFixed(),
-          next.filledAmount.toFixed(),
-          next.stopTriggered,
-          next.lastReason,
-          next.updatedAt,
-          next.doneAt,
-          next.id,
-          expectedVersion,
-          t("portfolio_seqs"),
-          events.length,
-          t("order_events"),
-          ...eventBindings(events),
-          t(OUTBOX_TABLE),
-          ...outboxBindings(transitionMessages(next, events)),
-        ],
-        prepared("transition_order"),
-      );
-      if (result.rows.length === 0) return null;
-      kick();
-      return withSeqs(events, result.rows[0].last_seq);
+      const settled = await transitions({ expectedVersion, next, events });
+      if (!settled.ok) throw settled.error;
+      return settled.value;
     },
 
     async markStopTriggered(orderId, expectedVersion) {

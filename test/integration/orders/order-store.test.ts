@@ -138,4 +138,34 @@ describe("orders adapters: Postgres order store and idempotency keys", function 
     expect(retry).to.include({ kind: "claimed", fresh: false, orderId: (first as { orderId: string }).orderId });
     expect((retry as { heldAmount: unknown }).heldAmount?.toString()).to.equal("1010.25");
   });
+
+  it("writes concurrent transitions of many orders together: one winner per version, gap-free seqs, outbox rows only for the winners", async () => {
+    const portfolios = ["pb0000000000000000000001", "pb0000000000000000000002"];
+    const orders = [];
+    for (let i = 0; i < 6; i++) {
+      const order = { ...pendingOrder({ idempotencyKey: `batch-${i}`, portfolioId: portfolios[i % 2] }), id: randomUUID() };
+      await store.create(order, { ...firstEvent(order), portfolioId: order.portfolioId });
+      orders.push(order);
+    }
+    const fillStep = (quantity: number) => [
+      { to: "PARTIALLY_FILLED" as const, reason: "PARTIAL_LIQUIDITY" as const, at: NOW, fill: { quantity: d(quantity), price: d("100.05") } },
+    ];
+    // Every order moves from version 1; the first one twice, with different fills, at the same moment.
+    const attempts = [...orders.map((order) => transitionAll(order, fillStep(1))), transitionAll(orders[0], fillStep(2))];
+    const written = await Promise.all(attempts.map(({ order, events }) => store.transition(1, order, events)));
+    expect(written.slice(1, 6).every((w) => w !== null)).to.equal(true);
+    expect([written[0], written[6]].filter((w) => w !== null)).to.have.length(1);
+    for (const portfolioId of portfolios) {
+      const log = await store.eventsSince(portfolioId, 0, 100);
+      expect(log.map((e) => e.event.seq)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+      expect(log.filter((e) => e.event.fill !== null)).to.have.length(3);
+    }
+    const winner = written[0] !== null ? "1" : "2";
+    expect((await store.find(orders[0].id))?.filledQuantity.toFixed()).to.equal(winner);
+    const { rows } = await db.knex.raw<{ rows: { n: string }[] }>(
+      "select count(*) as n from orders.outbox where routing_key = 'orders.fill.executed' and body like any(?::text[])",
+      [orders.map((o) => `%${o.id}%`)],
+    );
+    expect(rows[0].n).to.equal("6");
+  });
 });
