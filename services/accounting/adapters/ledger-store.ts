@@ -83,9 +83,12 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       if (rebuild === null) return;
       await raw(trx, `delete from ?? where portfolio_id = ?`, [t("tax_lots"), portfolioId]);
       await raw(trx, `delete from ?? where portfolio_id = ?`, [t("lot_closures"), portfolioId]);
-      const lots: BookLot[] = [];
-      for (const [key, book] of rebuild.books) book.forEach((lot, seq) => lots.push({ ...parseBookKey(key), seq, lot }));
-      await insertLots(trx, t, lots);
+      const lots = lotRows();
+      for (const [key, book] of rebuild.books) {
+        const { portfolioId, securityId, side } = parseBookKey(key);
+        book.forEach((lot, seq) => addLotRow(lots, portfolioId, securityId, side, seq, lot));
+      }
+      if (lots.lotIds.length > 0) await raw(trx, insertLotsSql, lotBindings(t, lots));
       const c = rebuild.closures;
       if (c.length === 0) return;
       // In replay order, so the serial ids keep each sale's closures in the order they were made.
@@ -338,10 +341,18 @@ function arrayLiteral(value: unknown): unknown {
 const text = (d: Decimal) => d.toFixed();
 
 /**
+ * The array literal of values whose text never needs quoting (numbers, and decimals in plain notation: digits, a
+ * sign and a point), so it skips the scan arrayLiteral makes of every element for quotes and backslashes.
+ */
+function bare(values: (string | number)[]): string {
+  return values.length === 0 ? "{}" : `{${values.join(",")}}`;
+}
+
+/**
  * The writes of one save as one statement: each table's write is a data-modifying CTE, so a batch's transactions,
  * balances, lots and realizations cost one round trip, one parse and one plan instead of one per table. The CTEs
  * touch disjoint rows, and the realizations' foreign key is checked at the end of the statement, when the
- * transactions they name are in.
+ * transactions they name are in. Column arrays are filled in one pass over the changes.
  */
 interface Writes {
   parts: string[];
@@ -353,13 +364,15 @@ function addWrite(writes: Writes, name: string, sql: string, bindings: unknown[]
   for (const binding of bindings) writes.bindings.push(binding);
 }
 
-/** Runs the collected writes; new balance rows come back with their ids, which `loaded` then records. */
+/** Runs the collected writes; new balance rows come back with their ids (one JSON value), which `loaded` records. */
 async function runWrites(trx: Knex.Transaction, writes: Writes, balanceInserts: boolean, loaded: Map<string, string>): Promise<void> {
   if (writes.parts.length === 0) return;
-  const result = balanceInserts ? "select id, portfolio_id, security_id from new_balances" : "select 1 as written";
+  const result = balanceInserts
+    ? "select json_agg(json_build_array(id::text, portfolio_id, security_id)) as created from new_balances"
+    : "select null as created";
   const { rows } = await raw(trx, `with ${writes.parts.join(",\n")}\n${result}`, writes.bindings);
-  if (!balanceInserts) return;
-  for (const r of rows as { id: string; portfolio_id: string; security_id: string | null }[]) loaded.set(balanceKey(r.portfolio_id, r.security_id), r.id);
+  const created = (rows[0] as { created: [string, string, string | null][] | null }).created;
+  for (const [id, portfolioId, securityId] of created ?? []) loaded.set(balanceKey(portfolioId, securityId), id);
 }
 
 function addTransactions(writes: Writes, t: Qualify, transactions: StoredTransaction[]): void {
@@ -394,42 +407,45 @@ function addTransactions(writes: Writes, t: Qualify, transactions: StoredTransac
                      reprocessing_attempts, version, error_message)
      select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
                           ?::date[], ?::int[], ?::int[], ?::text[])`,
-    [t("transactions"), ids, portfolioIds, securityIds, sourceIds, statuses, types, quantities, prices, fees, dates, attempts, versions, errors],
+    [t("transactions"), bare(ids), portfolioIds, securityIds, sourceIds, statuses, types, bare(quantities), bare(prices), bare(fees), dates,
+      bare(attempts), bare(versions), errors],
   );
 }
 
 /** Updates the touched balance rows that exist and inserts the new ones; true when there are new ones. */
 function addBalances(writes: Writes, t: Qualify, changes: LedgerChanges, loaded: Map<string, string>): boolean {
-  const rows = [...changes.state.touchedBalances].map((key) => ({ key, row: changes.state.balances.get(key) as BalanceRow }));
-  const updates = rows.filter((r) => loaded.has(r.key));
-  const inserts = rows.filter((r) => !loaded.has(r.key));
-  if (updates.length > 0) {
+  const updated = { ids: [] as string[], long: [] as string[], short: [] as string[], versions: [] as number[] };
+  const created = { portfolioIds: [] as string[], securityIds: [] as (string | null)[], long: [] as string[], short: [] as string[], versions: [] as number[] };
+  for (const key of changes.state.touchedBalances) {
+    const row = changes.state.balances.get(key) as BalanceRow;
+    const id = loaded.get(key);
+    if (id !== undefined) {
+      updated.ids.push(id);
+      updated.long.push(text(row.quantityLong));
+      updated.short.push(text(row.quantityShort));
+      updated.versions.push(row.version);
+    } else {
+      created.portfolioIds.push(row.portfolioId);
+      created.securityIds.push(row.securityId);
+      created.long.push(text(row.quantityLong));
+      created.short.push(text(row.quantityShort));
+      created.versions.push(row.version);
+    }
+  }
+  if (updated.ids.length > 0) {
     addWrite(writes, "updated_balances",
       `update ?? b set quantity_long = v.quantity_long, quantity_short = v.quantity_short, version = v.version, last_updated = now()
          from unnest(?::bigint[], ?::numeric[], ?::numeric[], ?::int[]) as v(id, quantity_long, quantity_short, version)
         where b.id = v.id`,
-      [
-        t("balances"),
-        updates.map((u) => loaded.get(u.key)),
-        updates.map((u) => text(u.row.quantityLong)),
-        updates.map((u) => text(u.row.quantityShort)),
-        updates.map((u) => u.row.version),
-      ],
+      [t("balances"), bare(updated.ids), bare(updated.long), bare(updated.short), bare(updated.versions)],
     );
   }
-  if (inserts.length === 0) return false;
+  if (created.portfolioIds.length === 0) return false;
   addWrite(writes, "new_balances",
     `insert into ?? (portfolio_id, security_id, quantity_long, quantity_short, version)
      select * from unnest(?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::int[])
      returning id, portfolio_id, security_id`,
-    [
-      t("balances"),
-      inserts.map((i) => i.row.portfolioId),
-      inserts.map((i) => i.row.securityId),
-      inserts.map((i) => text(i.row.quantityLong)),
-      inserts.map((i) => text(i.row.quantityShort)),
-      inserts.map((i) => i.row.version),
-    ],
+    [t("balances"), created.portfolioIds, created.securityIds, bare(created.long), bare(created.short), bare(created.versions)],
   );
   return true;
 }
@@ -444,39 +460,41 @@ function addBalances(writes: Writes, t: Qualify, changes: LedgerChanges, loaded:
  */
 async function addLots(trx: Knex.Transaction, writes: Writes, t: Qualify, changes: LedgerChanges, loaded: Map<string, LoadedBook>): Promise<void> {
   if (changes.state.touchedBooks.size === 0) return;
-  const deletes: BookLot[] = [];
-  const updates: BookLot[] = [];
-  const inserts: BookLot[] = [];
-  const rewrites: { portfolioId: string; securityId: string; side: BookSide }[] = [];
+  const deletes = lotRows();
+  const updates = lotRows();
+  const inserts = lotRows();
+  const rewrites = { portfolioIds: [] as string[], securityIds: [] as string[], sides: [] as string[] };
   for (const key of changes.state.touchedBooks) {
-    const book = parseBookKey(key);
+    const { portfolioId, securityId, side } = parseBookKey(key);
     const lots = changes.state.lots.get(key) ?? [];
     const before = loaded.get(key);
-    const diff = diffBook(book, lots, before);
-    if (diff === null) {
-      rewrites.push(book);
-      lots.forEach((lot, seq) => inserts.push({ ...book, seq, lot }));
+    if (before === undefined) {
+      // A book the unit opened: every lot is new, numbered from 0.
+      for (let seq = 0; seq < lots.length; seq++) addLotRow(inserts, portfolioId, securityId, side, seq, lots[seq]);
+    } else if (keepsOrder(lots, before)) {
+      addBookDiff(deletes, updates, inserts, portfolioId, securityId, side, lots, before);
     } else {
-      deletes.push(...diff.deletes);
-      updates.push(...diff.updates);
-      inserts.push(...diff.inserts);
+      rewrites.portfolioIds.push(portfolioId);
+      rewrites.securityIds.push(securityId);
+      rewrites.sides.push(side);
+      for (let seq = 0; seq < lots.length; seq++) addLotRow(inserts, portfolioId, securityId, side, seq, lots[seq]);
     }
   }
-  if (rewrites.length > 0) {
+  if (rewrites.portfolioIds.length > 0) {
     await raw(trx,
       `delete from ?? l using unnest(?::text[], ?::text[], ?::text[]) k(portfolio_id, security_id, side)
         where l.portfolio_id = k.portfolio_id and l.security_id = k.security_id and l.side = k.side`,
-      [t("tax_lots"), rewrites.map((b) => b.portfolioId), rewrites.map((b) => b.securityId), rewrites.map((b) => b.side)],
+      [t("tax_lots"), rewrites.portfolioIds, rewrites.securityIds, rewrites.sides],
     );
   }
-  if (deletes.length > 0) {
+  if (deletes.lotIds.length > 0) {
     addWrite(writes, "closed_lots",
       `delete from ?? l using unnest(?::text[], ?::text[], ?::text[], ?::text[]) k(portfolio_id, security_id, side, lot_id)
         where l.portfolio_id = k.portfolio_id and l.security_id = k.security_id and l.side = k.side and l.lot_id = k.lot_id`,
-      [t("tax_lots"), deletes.map((l) => l.portfolioId), deletes.map((l) => l.securityId), deletes.map((l) => l.side), deletes.map((l) => l.lot.lotId)],
+      [t("tax_lots"), deletes.portfolioIds, deletes.securityIds, deletes.sides, deletes.lotIds],
     );
   }
-  if (updates.length > 0) {
+  if (updates.lotIds.length > 0) {
     addWrite(writes, "reduced_lots",
       `update ?? l set quantity = u.quantity, cost = u.cost, open_quantity = u.open_quantity, open_price = u.open_price
          from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])
@@ -484,55 +502,64 @@ async function addLots(trx: Knex.Transaction, writes: Writes, t: Qualify, change
         where l.portfolio_id = u.portfolio_id and l.security_id = u.security_id and l.side = u.side and l.lot_id = u.lot_id`,
       [
         t("tax_lots"),
-        updates.map((l) => l.portfolioId),
-        updates.map((l) => l.securityId),
-        updates.map((l) => l.side),
-        updates.map((l) => l.lot.lotId),
-        updates.map((l) => text(l.lot.quantity)),
-        updates.map((l) => text(l.lot.cost)),
-        updates.map((l) => text(l.lot.openQuantity)),
-        updates.map((l) => text(l.lot.openPrice)),
+        updates.portfolioIds,
+        updates.securityIds,
+        updates.sides,
+        updates.lotIds,
+        bare(updates.quantities),
+        bare(updates.costs),
+        bare(updates.openQuantities),
+        bare(updates.openPrices),
       ],
     );
   }
-  if (inserts.length > 0) addWrite(writes, "new_lots", insertLotsSql, lotBindings(t, inserts));
+  if (inserts.lotIds.length > 0) addWrite(writes, "new_lots", insertLotsSql, lotBindings(t, inserts));
 }
 
 /** A book as loadState read it: each lot's stored seq and values, by lot id. */
 type LoadedBook = Map<string, { seq: number; lot: TaxLot }>;
 
-/** Inserts, updates and deletes turning the loaded book into `lots`, or null when seq cannot keep their order. */
-function diffBook(
-  book: { portfolioId: string; securityId: string; side: BookSide },
-  lots: TaxLot[],
-  before: LoadedBook | undefined,
-): { deletes: BookLot[]; updates: BookLot[]; inserts: BookLot[] } | null {
-  const { portfolioId, securityId, side } = book;
-  const deletes: BookLot[] = [];
-  const updates: BookLot[] = [];
-  const inserts: BookLot[] = [];
-  let nextSeq = 0;
-  if (before) for (const { seq } of before.values()) if (seq >= nextSeq) nextSeq = seq + 1;
+/** True when the surviving lots keep their stored seq order and every new lot comes after them (seq can express it). */
+function keepsOrder(lots: TaxLot[], before: LoadedBook): boolean {
   let previousSeq = -1;
+  let sawNew = false;
+  for (const lot of lots) {
+    const old = before.get(lot.lotId);
+    if (old === undefined) sawNew = true;
+    else if (sawNew || old.seq < previousSeq) return false;
+    else previousSeq = old.seq;
+  }
+  return true;
+}
+
+/** Adds the inserts, updates and deletes turning the loaded book into `lots` (whose order keepsOrder accepted). */
+function addBookDiff(
+  deletes: LotRows,
+  updates: LotRows,
+  inserts: LotRows,
+  portfolioId: string,
+  securityId: string,
+  side: BookSide,
+  lots: TaxLot[],
+  before: LoadedBook,
+): void {
+  let nextSeq = 0;
+  for (const { seq } of before.values()) if (seq >= nextSeq) nextSeq = seq + 1;
   let keptCount = 0;
   for (const lot of lots) {
-    const old = before?.get(lot.lotId);
+    const old = before.get(lot.lotId);
     if (old === undefined) {
-      previousSeq = nextSeq;
-      inserts.push({ portfolioId, securityId, side, seq: nextSeq++, lot });
+      addLotRow(inserts, portfolioId, securityId, side, nextSeq++, lot);
       continue;
     }
-    if (old.seq < previousSeq) return null;
-    previousSeq = old.seq;
     keptCount++;
-    if (!sameLot(old.lot, lot)) updates.push({ portfolioId, securityId, side, seq: old.seq, lot });
+    if (!sameLot(old.lot, lot)) addLotRow(updates, portfolioId, securityId, side, old.seq, lot);
   }
-  if (before && keptCount < before.size) {
+  if (keptCount < before.size) {
     const kept = new Set<string>();
     for (const lot of lots) kept.add(lot.lotId);
-    for (const [lotId, old] of before) if (!kept.has(lotId)) deletes.push({ portfolioId, securityId, side, seq: old.seq, lot: old.lot });
+    for (const [lotId, old] of before) if (!kept.has(lotId)) addLotRow(deletes, portfolioId, securityId, side, old.seq, old.lot);
   }
-  return { deletes, updates, inserts };
 }
 
 function sameLot(a: TaxLot, b: TaxLot): boolean {
@@ -542,53 +569,87 @@ function sameLot(a: TaxLot, b: TaxLot): boolean {
   );
 }
 
-/** One open lot with its book and its position in the book (`seq` keeps the opening order). */
-type BookLot = { portfolioId: string; securityId: string; side: BookSide; seq: number; lot: TaxLot };
+/** Tax-lot rows as column arrays (`seq` keeps a book's opening order), filled row by row. */
+interface LotRows {
+  portfolioIds: string[];
+  securityIds: string[];
+  sides: string[];
+  lotIds: string[];
+  seqs: number[];
+  openedOn: string[];
+  quantities: string[];
+  costs: string[];
+  openQuantities: string[];
+  openPrices: string[];
+}
+
+function lotRows(): LotRows {
+  return { portfolioIds: [], securityIds: [], sides: [], lotIds: [], seqs: [], openedOn: [], quantities: [], costs: [], openQuantities: [], openPrices: [] };
+}
+
+function addLotRow(rows: LotRows, portfolioId: string, securityId: string, side: BookSide, seq: number, lot: TaxLot): void {
+  rows.portfolioIds.push(portfolioId);
+  rows.securityIds.push(securityId);
+  rows.sides.push(side);
+  rows.lotIds.push(lot.lotId);
+  rows.seqs.push(seq);
+  rows.openedOn.push(lot.openedOn);
+  const quantity = text(lot.quantity);
+  rows.quantities.push(quantity);
+  rows.costs.push(text(lot.cost));
+  // A lot nothing has closed yet still holds the very Decimal it opened with: no second conversion.
+  rows.openQuantities.push(lot.openQuantity === lot.quantity ? quantity : text(lot.openQuantity));
+  rows.openPrices.push(text(lot.openPrice));
+}
 
 const insertLotsSql = `insert into ?? (portfolio_id, security_id, side, lot_id, seq, opened_on, quantity, cost, open_quantity, open_price)
   select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`;
 
-function lotBindings(t: Qualify, lots: BookLot[]): unknown[] {
+function lotBindings(t: Qualify, lots: LotRows): unknown[] {
   return [
     t("tax_lots"),
-    lots.map((l) => l.portfolioId),
-    lots.map((l) => l.securityId),
-    lots.map((l) => l.side),
-    lots.map((l) => l.lot.lotId),
-    lots.map((l) => l.seq),
-    lots.map((l) => l.lot.openedOn),
-    lots.map((l) => text(l.lot.quantity)),
-    lots.map((l) => text(l.lot.cost)),
-    lots.map((l) => text(l.lot.openQuantity)),
-    lots.map((l) => text(l.lot.openPrice)),
+    lots.portfolioIds,
+    lots.securityIds,
+    lots.sides,
+    lots.lotIds,
+    bare(lots.seqs),
+    lots.openedOn,
+    bare(lots.quantities),
+    bare(lots.costs),
+    bare(lots.openQuantities),
+    bare(lots.openPrices),
   ];
 }
 
-async function insertLots(trx: Knex.Transaction, t: Qualify, lots: BookLot[]): Promise<void> {
-  if (lots.length === 0) return;
-  await raw(trx, insertLotsSql, lotBindings(t, lots));
-}
-
 function addClosures(writes: Writes, t: Qualify, changes: LedgerChanges): void {
-  if (changes.closures.length === 0) return;
-  const dateOf = new Map(changes.transactions.map((x) => [x.id, x.transactionDate]));
   const c = changes.closures;
+  if (c.length === 0) return;
+  const n = c.length;
+  const transactionIds = new Array<string>(n), portfolioIds = new Array<string>(n), securityIds = new Array<string>(n);
+  const sides = new Array<string>(n), lotIds = new Array<string>(n), dates = new Array<string>(n);
+  const quantities = new Array<string>(n), costs = new Array<string>(n), proceeds = new Array<string>(n), pnl = new Array<string>(n);
+  // Closures come in the order of the transactions that made them, so the sale dates are found walking both lists.
+  const transactions = changes.transactions;
+  let next = 0;
+  for (let i = 0; i < n; i++) {
+    const x = c[i];
+    while (next < transactions.length && transactions[next].id !== x.transactionId) next++;
+    if (next === transactions.length) throw new Error(`closure of transaction ${x.transactionId}, which this save does not write`);
+    transactionIds[i] = x.transactionId;
+    portfolioIds[i] = x.portfolioId;
+    securityIds[i] = x.securityId;
+    sides[i] = x.side;
+    lotIds[i] = x.lotId;
+    dates[i] = transactions[next].transactionDate;
+    quantities[i] = text(x.quantity);
+    costs[i] = text(x.cost);
+    proceeds[i] = text(x.proceeds);
+    pnl[i] = text(x.realizedPnl);
+  }
   addWrite(writes, "new_closures",
     `insert into ?? (transaction_id, portfolio_id, security_id, side, lot_id, sale_date, quantity, cost, proceeds, realized_pnl)
      select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`,
-    [
-      t("lot_closures"),
-      c.map((x) => x.transactionId),
-      c.map((x) => x.portfolioId),
-      c.map((x) => x.securityId),
-      c.map((x) => x.side),
-      c.map((x) => x.lotId),
-      c.map((x) => dateOf.get(x.transactionId)),
-      c.map((x) => text(x.quantity)),
-      c.map((x) => text(x.cost)),
-      c.map((x) => text(x.proceeds)),
-      c.map((x) => text(x.realizedPnl)),
-    ],
+    [t("lot_closures"), bare(transactionIds), portfolioIds, securityIds, sides, lotIds, dates, bare(quantities), bare(costs), bare(proceeds), bare(pnl)],
   );
 }
 
