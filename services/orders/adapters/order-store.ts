@@ -6,7 +6,6 @@ import type { Database } from "../../platform/database";
 import { createBatcher } from "../../platform/batcher";
 import { OUTBOX_TABLE } from "../../platform/outbox";
 import { injectTraceContext } from "../../platform/telemetry";
-import type { OutgoingMessage } from "../../platform/messaging";
 import { type Order, type OrderEvent, type OrderReason, type OrderStatus } from "../domain/order";
 import { fillIdOf, isTerminal } from "../domain/order-state-machine";
 import { invalidField } from "../domain/order-error";
@@ -39,6 +38,173 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const t = (name: string) => `${schema}.${name}`;
   const kick = () => options.onOutboxCommitted?.();
   const prepared = options.prepared ?? (() => ({}));
+
+  // Every write is ONE statement (data-modifying CTEs), sent outside any explicit transaction: a statement is atomic
+  // on its own, so the order rows, their events, the key completions and the outbox rows commit together, in one
+  // round trip. That matters twice: each round trip costs a scheduling slice of this busy process, and a portfolio's
+  // seq counter row, whose lock serialises every writer of that portfolio, is held only for the statement and its
+  // commit. Writes that arrive while one is running share the next statement (platform/batcher.ts).
+  //
+  // The later CTEs read the first one's RETURNING, so they write nothing for an order whose insert (or version check)
+  // did not apply. The counter upserts lock the portfolios' rows until commit, in portfolio order: seqs are
+  // contiguous and in commit order. The outbox insert is the platform's `enqueue` statement (same columns, ids in
+  // message order) inlined here, because a second statement would need a transaction around both; each message
+  // carries the trace context of the request (or of the consumed message) to its consumer.
+  const eventColumns = `portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id,
+    fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at`;
+
+  function eventBindings(events: readonly OrderEvent[]): unknown[] {
+    return [
+      events.map((e) => e.portfolioId),
+      events.map((e) => e.orderId),
+      events.map((e) => e.orderVersion),
+      events.map((e) => e.fromStatus),
+      events.map((e) => e.toStatus),
+      events.map((e) => e.reason),
+      events.map((e) => e.fill?.fillId ?? null),
+      events.map((e) => e.fill?.quantity.toFixed() ?? null),
+      events.map((e) => e.fill?.price.toFixed() ?? null),
+      events.map((e) => e.filledQuantityAfter.toFixed()),
+      events.map((e) => e.filledAmountAfter.toFixed()),
+      events.map((e) => e.occurredAt.toISOString()),
+    ];
+  }
+
+  // New orders go in batches like transitions: the submits that arrive while one batch commits are written by the
+  // next, each order with its first event, its key's completion and its execute message, in one statement. An order
+  // id that is already stored (an earlier attempt committed) writes nothing and is answered from the store.
+  const creations = createBatcher<{ order: Order; event: OrderEvent }, Settled<boolean>>({
+    maxBatch: 200,
+    maxInFlight: 1,
+    async run(batch) {
+      const unique = new Set(batch.map((item) => item.order.id)).size === batch.length;
+      try {
+        if (!unique) throw new Error("an order id appears twice in one batch");
+        return (await writeOrders(batch)).map((value) => ({ ok: true, value }));
+      } catch (error) {
+        // One bad order (or a repeated id) must not fail the others: each is written alone, in order.
+        const outcomes: Settled<boolean>[] = [];
+        for (const item of batch) {
+          try {
+            outcomes.push({ ok: true, value: (await writeOrders([item]))[0] });
+          } catch (single) {
+            outcomes.push({ ok: false, error: batch.length === 1 ? error : single });
+          }
+        }
+        return outcomes;
+      }
+    },
+  });
+
+  /** Writes new orders; true for each order this statement stored, false for one whose id was already stored. */
+  async function writeOrders(items: readonly { order: Order; event: OrderEvent }[]): Promise<boolean[]> {
+    const orders = items.map((item) => item.order);
+    const messages = orders.map((order) => ({ orderId: order.id, message: executeMessage(order) }));
+    const trace = injectTraceContext();
+    const column = <T>(value: (order: Order) => T) => orders.map(value);
+    const result = await raw<{ rows: { id: string }[] }>(
+      knex,
+      `with input as (
+         select * from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[],
+           ?::numeric[], ?::numeric[], ?::numeric[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::bool[],
+           ?::numeric[], ?::numeric[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::timestamptz[], ?::text[],
+           ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])
+           with ordinality as i(id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
+             limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
+             market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
+             expires_at, idempotency_key, last_reason, created_at, updated_at, done_at, n)
+       ), created as (
+         insert into ?? (id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
+           limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
+           market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
+           expires_at, idempotency_key, last_reason, created_at, updated_at, done_at)
+         select id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
+           limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
+           market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
+           expires_at, idempotency_key, last_reason, created_at, updated_at, done_at
+         from input order by n
+         on conflict (id) do nothing
+         returning id, portfolio_id, idempotency_key
+       ), ev as (
+         select u.* from unnest(?::text[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[],
+           ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])
+           with ordinality as u(portfolio_id, order_id, order_version, from_status, to_status, reason, fill_id,
+             fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at, n)
+         where u.order_id in (select id from created)
+       ), seq as (
+         insert into ?? as s (portfolio_id, last_seq)
+         select portfolio_id, count(*) from ev group by portfolio_id order by portfolio_id
+         on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
+         returning portfolio_id, last_seq
+       ), numbered as (
+         select ev.*, s.last_seq - count(*) over (partition by ev.portfolio_id)
+           + row_number() over (partition by ev.portfolio_id order by ev.n) as seq
+         from ev join seq s on s.portfolio_id = ev.portfolio_id
+       ), events as (
+         insert into ?? (${eventColumns})
+         select portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id, fill_quantity,
+           fill_price, filled_quantity_after, filled_amount_after, occurred_at
+         from numbered
+       ), completed as (
+         update ?? k set completed_at = now() from created c
+         where k.portfolio_id = c.portfolio_id and k.idempotency_key = c.idempotency_key and k.order_id = c.id
+       ), outbox as (
+         insert into ?? (message_id, routing_key, body, headers, schema_version)
+         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
+         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
+           with ordinality as m(order_id, message_id, routing_key, body, headers, schema_version, n)
+         where m.order_id in (select id from created)
+         order by m.n
+       )
+       select id::text from created`,
+      [
+        column((o) => o.id),
+        column((o) => o.portfolioId),
+        column((o) => o.symbol),
+        column((o) => o.securityId),
+        column((o) => o.side),
+        column((o) => o.type),
+        column((o) => o.timeInForce),
+        column((o) => o.quantity?.toFixed() ?? null),
+        column((o) => o.notional?.toFixed() ?? null),
+        column((o) => o.limitPrice?.toFixed() ?? null),
+        column((o) => o.stopPrice?.toFixed() ?? null),
+        column((o) => o.status),
+        column((o) => o.version),
+        column((o) => o.filledQuantity.toFixed()),
+        column((o) => o.filledAmount.toFixed()),
+        column((o) => o.stopTriggered),
+        column((o) => o.marketPriceAtSubmission.toFixed()),
+        column((o) => o.lotSize.toFixed()),
+        column((o) => o.currency),
+        column((o) => o.reservation.id),
+        column((o) => o.reservation.asset),
+        column((o) => o.reservation.amount.toFixed()),
+        column((o) => o.expiresAt?.toISOString() ?? null),
+        column((o) => o.idempotencyKey),
+        column((o) => o.lastReason),
+        column((o) => o.createdAt.toISOString()),
+        column((o) => o.updatedAt.toISOString()),
+        column((o) => o.doneAt?.toISOString() ?? null),
+        t("orders"),
+        ...eventBindings(items.map((item) => item.event)),
+        t("portfolio_seqs"),
+        t("order_events"),
+        t("idempotency_keys"),
+        t(OUTBOX_TABLE),
+        messages.map((m) => m.orderId),
+        messages.map((m) => m.message.messageId),
+        messages.map((m) => m.message.routingKey),
+        messages.map((m) => m.message.body),
+        messages.map((m) => JSON.stringify({ ...trace, ...m.message.headers })),
+        messages.map((m) => m.message.schemaVersion),
+      ],
+      prepared("create_orders"),
+    );
+    const stored = new Set(result.rows.map((row) => row.id));
+    if (stored.size > 0) kick();
+    return orders.map((order) => stored.has(order.id.toLowerCase()));
+  }
 
   // Transitions go in batches too: the execution worker, the quote watcher, the sweeper and cancels all write through
   // here, and the transitions that arrive while one batch commits are written by the next, in one statement. Each
@@ -180,130 +346,11 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
     },
   });
 
-  // Every write below is ONE statement (data-modifying CTEs), sent outside any explicit transaction: a statement is
-  // atomic on its own, so the order row, its events, the key completion and the outbox rows commit together, in one
-  // round trip instead of seven. That matters twice: each round trip costs a scheduling slice of this busy process,
-  // and the portfolio's seq counter row, whose lock serialises every writer of that portfolio, is now held only for
-  // the statement and its commit instead of across several round trips.
-  //
-  // The later CTEs read the first one's RETURNING, so they write nothing when the order insert (or the version
-  // check) did not apply. The counter upsert locks the portfolio's row until commit: seqs are contiguous and in
-  // commit order. The outbox insert is the platform's `enqueue` statement (same columns, ids in message order)
-  // inlined here, because a second statement would need a transaction around both.
-  const eventColumns = `portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id,
-    fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at`;
-  const eventsFromCounter = `select e.portfolio_id, c.last_seq - e.total + e.n, e.order_id, e.order_version, e.from_status,
-         e.to_status, e.reason, e.fill_id, e.fill_quantity, e.fill_price, e.filled_quantity_after, e.filled_amount_after,
-         e.occurred_at
-       from seq c,
-         lateral (select u.*, count(*) over () as total from unnest(?::text[], ?::uuid[], ?::int[], ?::text[], ?::text[],
-           ?::text[], ?::uuid[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])
-           with ordinality as u(portfolio_id, order_id, order_version, from_status, to_status, reason, fill_id,
-             fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at, n)) e`;
-  const outboxFromMessages = `select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
-       from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
-         with ordinality as m(message_id, routing_key, body, headers, schema_version, n)
-       where exists (select 1 from seq)
-       order by m.n`;
-
-  function eventBindings(events: readonly OrderEvent[]): unknown[] {
-    return [
-      events.map((e) => e.portfolioId),
-      events.map((e) => e.orderId),
-      events.map((e) => e.orderVersion),
-      events.map((e) => e.fromStatus),
-      events.map((e) => e.toStatus),
-      events.map((e) => e.reason),
-      events.map((e) => e.fill?.fillId ?? null),
-      events.map((e) => e.fill?.quantity.toFixed() ?? null),
-      events.map((e) => e.fill?.price.toFixed() ?? null),
-      events.map((e) => e.filledQuantityAfter.toFixed()),
-      events.map((e) => e.filledAmountAfter.toFixed()),
-      events.map((e) => e.occurredAt.toISOString()),
-    ];
-  }
-
-  function outboxBindings(messages: readonly OutgoingMessage[]): unknown[] {
-    // The trace context of the request (or of the consumed message) travels with each message to its consumer.
-    const trace = injectTraceContext();
-    return [
-      messages.map((m) => m.messageId),
-      messages.map((m) => m.routingKey),
-      messages.map((m) => m.body),
-      messages.map((m) => JSON.stringify({ ...trace, ...m.headers })),
-      messages.map((m) => m.schemaVersion),
-    ];
-  }
-
-
   return {
     async create(order, event) {
-      const result = await raw<{ rows: { last_seq: string }[] }>(
-        knex,
-        `with created as (
-           insert into ?? (id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
-             limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
-             market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
-             expires_at, idempotency_key, last_reason, created_at, updated_at, done_at)
-           values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           on conflict (id) do nothing
-           returning id, portfolio_id, idempotency_key
-         ), seq as (
-           insert into ?? as s (portfolio_id, last_seq) select portfolio_id, 1 from created
-           on conflict (portfolio_id) do update set last_seq = s.last_seq + 1
-           returning last_seq
-         ), events as (
-           insert into ?? (${eventColumns}) ${eventsFromCounter}
-         ), completed as (
-           update ?? k set completed_at = now() from created c
-           where k.portfolio_id = c.portfolio_id and k.idempotency_key = c.idempotency_key and k.order_id = c.id
-         ), outbox as (
-           insert into ?? (message_id, routing_key, body, headers, schema_version) ${outboxFromMessages}
-         )
-         select last_seq from seq`,
-        [
-          t("orders"),
-          order.id,
-          order.portfolioId,
-          order.symbol,
-          order.securityId,
-          order.side,
-          order.type,
-          order.timeInForce,
-          order.quantity?.toFixed() ?? null,
-          order.notional?.toFixed() ?? null,
-          order.limitPrice?.toFixed() ?? null,
-          order.stopPrice?.toFixed() ?? null,
-          order.status,
-          order.version,
-          order.filledQuantity.toFixed(),
-          order.filledAmount.toFixed(),
-          order.stopTriggered,
-          order.marketPriceAtSubmission.toFixed(),
-          order.lotSize.toFixed(),
-          order.currency,
-          order.reservation.id,
-          order.reservation.asset,
-          order.reservation.amount.toFixed(),
-          order.expiresAt,
-          order.idempotencyKey,
-          order.lastReason,
-          order.createdAt,
-          order.updatedAt,
-          order.doneAt,
-          t("portfolio_seqs"),
-          t("order_events"),
-          ...eventBindings([event]),
-          t("idempotency_keys"),
-          t(OUTBOX_TABLE),
-          ...outboxBindings([executeMessage(order)]),
-        ],
-        prepared("create_order"),
-      );
-      if (result.rows.length > 0) {
-        kick();
-        return order;
-      }
+      const settled = await creations({ order, event });
+      if (!settled.ok) throw settled.error;
+      if (settled.value) return order;
       // An earlier attempt with this order id committed (its answer was lost): that order is the answer.
       const existing = await this.find(order.id);
       if (existing === null) throw new Error(`order ${order.id} vanished after a conflicting insert`);

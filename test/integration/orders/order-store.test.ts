@@ -168,4 +168,36 @@ describe("orders adapters: Postgres order store and idempotency keys", function 
     );
     expect(rows[0].n).to.equal("6");
   });
+
+  it("writes concurrent new orders together: each stored once with its first event, key completion and execute message", async () => {
+    const portfolios = ["pc0000000000000000000001", "pc0000000000000000000002"];
+    const orders = [];
+    for (let i = 0; i < 8; i++) {
+      const key = `together-${i}`;
+      const order = { ...pendingOrder({ idempotencyKey: key, portfolioId: portfolios[i % 2] }), id: randomUUID() };
+      expect((await keys.claim(order.portfolioId, key, "fp", order.id, d(1))).kind).to.equal("claimed");
+      orders.push(order);
+    }
+    // The first order is written twice at the same moment (a retry racing its original): stored once.
+    const writes = [...orders, orders[0]].map((order) => store.create(order, { ...firstEvent(order), portfolioId: order.portfolioId }));
+    const stored = await Promise.all(writes);
+    expect(stored.map((o) => o.id)).to.deep.equal([...orders, orders[0]].map((o) => o.id));
+    for (const portfolioId of portfolios) {
+      const log = await store.eventsSince(portfolioId, 0, 100);
+      expect(log.map((e) => e.event.seq)).to.deep.equal([1, 2, 3, 4]);
+      expect(log.map((e) => e.event.toStatus)).to.deep.equal(["PENDING_NEW", "PENDING_NEW", "PENDING_NEW", "PENDING_NEW"]);
+    }
+    for (const order of orders) {
+      expect(await keys.claim(order.portfolioId, order.idempotencyKey, "fp", randomUUID(), null)).to.deep.equal({
+        kind: "completed",
+        fingerprint: "fp",
+        orderId: order.id,
+      });
+    }
+    const { rows } = await db.knex.raw<{ rows: { n: string }[] }>(
+      "select count(*) as n from orders.outbox where routing_key = 'orders.execute' and body like any(?::text[])",
+      [orders.map((o) => `%${o.id}%`)],
+    );
+    expect(rows[0].n).to.equal("8");
+  });
 });
