@@ -1,7 +1,8 @@
-// SubmitOrder idempotency keys in Postgres. The claim is one arbitrated statement (INSERT … ON CONFLICT), never a
+// SubmitOrder idempotency keys in Postgres. A claim is an arbitrated statement (INSERT … ON CONFLICT), never a
 // SELECT then INSERT, so concurrent submits with one key cannot both win.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
+import { createBatcher } from "../../platform/batcher";
 import type { Database } from "../../platform/database";
 import type { IdempotencyKeys, KeyClaim } from "../domain/ports";
 
@@ -28,27 +29,93 @@ interface KeyRow {
 export function createPgIdempotencyKeys(options: PgIdempotencyKeysOptions): IdempotencyKeys {
   const { knex, leaseMs } = options;
   const table = `${options.schema}.idempotency_keys`;
+  type ClaimRequest = { portfolioId: string; key: string; fingerprint: string; proposedOrderId: string; holdIfNew: Decimal | null };
+  type Settled = { ok: true; row: KeyRow | undefined } | { ok: false; error: unknown };
+
+  // Claims of concurrent submits go in batches (one in flight; those arriving meanwhile form the next), one
+  // statement per batch. Inserted: a new claim. On conflict the row is taken over only when its lease ran out
+  // without an order and the payload is the same (the retry keeps the row's order id, so its reserve and insert are
+  // no-ops). Otherwise the existing row is returned unchanged. Keys are never reused: an order's key stays its own.
+  // Rows are claimed in key order, so two batches (of two instances) cannot deadlock on each other's new keys.
+  const claims = createBatcher<ClaimRequest, Settled>({
+    maxBatch: 200,
+    maxInFlight: 1,
+    async run(batch) {
+      const outcomes: Settled[] = new Array(batch.length);
+      let pending = batch.map((request, index) => ({ request, index }));
+      while (pending.length > 0) {
+        // A key appears once per statement (an upsert cannot touch one row twice); a repeat goes in the next one.
+        const seen = new Set<string>();
+        const now: typeof pending = [];
+        const later: typeof pending = [];
+        for (const item of pending) {
+          const id = `${item.request.portfolioId}\u0000${item.request.key}`;
+          if (seen.has(id)) later.push(item);
+          else {
+            seen.add(id);
+            now.push(item);
+          }
+        }
+        pending = later;
+        try {
+          const rows = await claimAll(now.map((item) => item.request));
+          now.forEach((item, i) => (outcomes[item.index] = { ok: true, row: rows[i] }));
+        } catch (error) {
+          for (const item of now) {
+            try {
+              outcomes[item.index] = { ok: true, row: (await claimAll([item.request]))[0] };
+            } catch (single) {
+              outcomes[item.index] = { ok: false, error: now.length === 1 ? error : single };
+            }
+          }
+        }
+      }
+      return outcomes;
+    },
+  });
+
+  async function claimAll(requests: readonly ClaimRequest[]): Promise<(KeyRow | undefined)[]> {
+    const result = await knex.raw<{ rows: (KeyRow & { n: string })[] }>(
+      `with input as (
+         select * from unnest(?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[])
+           with ordinality as i(portfolio_id, idempotency_key, fingerprint, order_id, held_amount, n)
+       ), claimed as (
+         insert into ?? as k (portfolio_id, idempotency_key, fingerprint, order_id, held_amount, lease_until)
+         select portfolio_id, idempotency_key, fingerprint, order_id, held_amount,
+           now() + ?::float8 * interval '1 millisecond'
+         from input order by portfolio_id, idempotency_key
+         on conflict (portfolio_id, idempotency_key) do update set lease_until = excluded.lease_until
+         where k.completed_at is null and k.lease_until < now() and k.fingerprint = excluded.fingerprint
+         returning k.portfolio_id, k.idempotency_key, k.fingerprint, k.order_id::text, k.held_amount,
+           k.completed_at is not null as completed, true as claimed, k.xmax = 0 as fresh
+       )
+       select i.n, c.fingerprint, c.order_id, c.held_amount, c.completed, c.claimed, c.fresh
+       from input i join claimed c on c.portfolio_id = i.portfolio_id and c.idempotency_key = i.idempotency_key
+       union all
+       select i.n, k.fingerprint, k.order_id::text, k.held_amount, k.completed_at is not null, false, false
+       from input i join ?? k on k.portfolio_id = i.portfolio_id and k.idempotency_key = i.idempotency_key
+       where not exists (select 1 from claimed c where c.portfolio_id = i.portfolio_id and c.idempotency_key = i.idempotency_key)`,
+      [
+        requests.map((r) => r.portfolioId),
+        requests.map((r) => r.key),
+        requests.map((r) => r.fingerprint),
+        requests.map((r) => r.proposedOrderId),
+        requests.map((r) => r.holdIfNew?.toFixed() ?? null) as string[],
+        table,
+        leaseMs,
+        table,
+      ],
+    ).options(options.prepared?.("claim_keys") ?? {});
+    const rows: (KeyRow | undefined)[] = new Array(requests.length);
+    for (const row of result.rows) rows[Number(row.n) - 1] = row;
+    return rows;
+  }
+
   return {
     async claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew): Promise<KeyClaim> {
-      // Inserted: a new claim. On conflict the row is taken over only when its lease ran out without an order and
-      // the payload is the same (the retry keeps the row's order id, so its reserve and insert are no-ops).
-      // Otherwise the existing row is returned unchanged. Keys are never reused: an order's key stays its own.
-      const result = await knex.raw<{ rows: KeyRow[] }>(
-        `with claimed as (
-           insert into ?? as k (portfolio_id, idempotency_key, fingerprint, order_id, held_amount, lease_until)
-           values (?, ?, ?, ?, ?::numeric, now() + ?::float8 * interval '1 millisecond')
-           on conflict (portfolio_id, idempotency_key) do update set lease_until = excluded.lease_until
-           where k.completed_at is null and k.lease_until < now() and k.fingerprint = excluded.fingerprint
-           returning fingerprint, order_id::text, held_amount, completed_at is not null as completed, true as claimed,
-             xmax = 0 as fresh
-         )
-         select * from claimed
-         union all
-         select fingerprint, order_id::text, held_amount, completed_at is not null, false, false from ??
-         where portfolio_id = ? and idempotency_key = ? and not exists (select 1 from claimed)`,
-        [table, portfolioId, key, fingerprint, proposedOrderId, holdIfNew?.toFixed() ?? null, leaseMs, table, portfolioId, key],
-      ).options(options.prepared?.("claim_key") ?? {});
-      const row = result.rows[0];
+      const settled = await claims({ portfolioId, key, fingerprint, proposedOrderId, holdIfNew });
+      if (!settled.ok) throw settled.error;
+      const row = settled.row;
       // Lost a race with a row inserted after our statement's snapshot: ask again.
       if (row === undefined) return this.claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew);
       if (row.claimed) {

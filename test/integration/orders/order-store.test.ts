@@ -200,4 +200,24 @@ describe("orders adapters: Postgres order store and idempotency keys", function 
     );
     expect(rows[0].n).to.equal("8");
   });
+
+  it("answers each of many concurrent claims of different keys as if it were alone", async () => {
+    const portfolio = "pd0000000000000000000001";
+    const held = await keys.claim(portfolio, "mixed-held", "fp", randomUUID(), d(5));
+    const done = await keys.claim(portfolio, "mixed-done", "fp", randomUUID(), d(5));
+    const doneOrder = { ...pendingOrder({ idempotencyKey: "mixed-done", portfolioId: portfolio }), id: (done as { orderId: string }).orderId };
+    await store.create(doneOrder, { ...firstEvent(doneOrder), portfolioId: portfolio });
+    const fresh = Array.from({ length: 10 }, (_, i) => keys.claim(portfolio, `mixed-new-${i}`, "fp", randomUUID(), d(i + 1)));
+    const [inFlight, completed, ...news] = await Promise.all([
+      keys.claim(portfolio, "mixed-held", "fp", randomUUID(), d(5)),
+      keys.claim(portfolio, "mixed-done", "fp", randomUUID(), d(5)),
+      ...fresh,
+    ]);
+    expect(inFlight).to.deep.equal({ kind: "in_flight", fingerprint: "fp" });
+    expect(completed).to.deep.equal({ kind: "completed", fingerprint: "fp", orderId: doneOrder.id });
+    expect(news.map((c) => [c.kind, (c as { fresh?: boolean }).fresh, (c as { heldAmount?: unknown }).heldAmount?.toString()])).to.deep.equal(
+      Array.from({ length: 10 }, (_, i) => ["claimed", true, String(i + 1)]),
+    );
+    expect(held.kind).to.equal("claimed");
+  });
 });
