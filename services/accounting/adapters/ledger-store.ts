@@ -45,7 +45,7 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
       if (portfolioIds.length === 0) return;
       // Sorted, in one statement: two sessions always take their locks in the same order, so they cannot deadlock.
       await raw(trx, 
-        `select pg_advisory_xact_lock(k) from (
+        `select count(pg_advisory_xact_lock(k)) from (
            select distinct hashtextextended('tradeplane.accounting.portfolio:' || p, 0) as k from unnest(?::text[]) p order by 1
          ) locks`,
         [[...new Set(portfolioIds)]],
@@ -392,7 +392,7 @@ function addTransactions(writes: Writes, t: Qualify, transactions: StoredTransac
     types[i] = x.type;
     quantities[i] = text(x.quantity);
     prices[i] = text(x.price);
-    fees[i] = text(x.fee);
+    fees[i] = x.fee.isZero() ? "0" : text(x.fee); // only fills carry a fee
     dates[i] = x.transactionDate;
     attempts[i] = x.reprocessingAttempts;
     versions[i] = x.version;

@@ -1,7 +1,7 @@
 import { AccountingError } from "./accounting-error";
 import { applyTransaction } from "./apply-transaction";
 import type { LedgerSession, SecurityKey, StoredTransaction, WithLedgerSession } from "./ledger-session";
-import { balanceKey, type LedgerState } from "./ledger-state";
+import type { LedgerState } from "./ledger-state";
 import type { LotClosure } from "./tax-lots";
 import {
   duplicateSourceIdError,
@@ -128,21 +128,21 @@ export async function postInSession(
   candidates: ValidTransaction[],
 ): Promise<{ outcomes: PostOutcome[]; transactions: StoredTransaction[]; closures: LotClosure[]; state: LedgerState }> {
   const sourceIds = new Set<string>();
-  const portfolioIds = new Set<string>();
-  const securities = new Map<string, SecurityKey>();
+  // Securities by portfolio: no composite key string to build per item.
+  const securitiesByPortfolio = new Map<string, Set<string>>();
   for (const t of candidates) {
     sourceIds.add(t.sourceId);
-    portfolioIds.add(t.portfolioId);
-    if (t.securityId !== null) {
-      const key = balanceKey(t.portfolioId, t.securityId);
-      if (!securities.has(key)) securities.set(key, { portfolioId: t.portfolioId, securityId: t.securityId });
-    }
+    let held = securitiesByPortfolio.get(t.portfolioId);
+    if (held === undefined) securitiesByPortfolio.set(t.portfolioId, (held = new Set()));
+    if (t.securityId !== null) held.add(t.securityId);
   }
+  const securities: SecurityKey[] = [];
+  for (const [portfolioId, held] of securitiesByPortfolio) for (const securityId of held) securities.push({ portfolioId, securityId });
   // One read for all candidates, duplicates included: the rows only a duplicate touches are loaded and never
   // written, which changes nothing and spares a round trip. `owners` maps a taken source id to its transaction;
   // a source id first met in this batch joins it when its item gets its id, so a later item with the same source
   // id fails as a duplicate of that one.
-  const { owners, state, ids } = await session.loadForPosting([...sourceIds], [...portfolioIds], [...securities.values()]);
+  const { owners, state, ids } = await session.loadForPosting([...sourceIds], [...securitiesByPortfolio.keys()], securities);
 
   const transactions: StoredTransaction[] = [];
   const closures: LotClosure[] = [];

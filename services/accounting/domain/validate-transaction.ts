@@ -162,9 +162,10 @@ function idError(kind: "portfolio" | "security", id: string): string | null {
 /** True for an exact 8-digit calendar date (Go's layout 20060102 checks month and day ranges too). */
 export function isYyyymmdd(text: string): boolean {
   if (!YYYYMMDD.test(text)) return false;
-  const year = Number(text.slice(0, 4));
-  const month = Number(text.slice(4, 6));
-  const day = Number(text.slice(6, 8));
+  // Eight digits: read them in place rather than through three substrings.
+  const year = digitAt(text, 0) * 1000 + digitAt(text, 1) * 100 + digitAt(text, 2) * 10 + digitAt(text, 3);
+  const month = digitAt(text, 4) * 10 + digitAt(text, 5);
+  const day = digitAt(text, 6) * 10 + digitAt(text, 7);
   if (month < 1 || month > 12 || day < 1) return false;
   // The proleptic Gregorian calendar, as Go's time package and JavaScript dates use it (year 0 is a leap year),
   // computed rather than asked of a Date: this runs for every posted item.
@@ -174,6 +175,7 @@ export function isYyyymmdd(text: string): boolean {
 }
 
 const YYYYMMDD = /^\d{8}$/;
+const digitAt = (text: string, i: number) => text.charCodeAt(i) - 48;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** The per-item failure for a source id that already exists (in the store or earlier in the same batch). */
