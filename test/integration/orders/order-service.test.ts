@@ -13,6 +13,8 @@ import type { SubmitOrderRequest } from "../../../generated/tradeplane/orders/v1
 import type { TradeplaneClients } from "../../../clients/node";
 import { register as registerAccounting } from "../../../services/accounting/main";
 import { register as registerOrders } from "../../../services/orders/main";
+import { Client as PgClient } from "pg";
+import { connectionSettings } from "../../../services/platform/database";
 import { startSystem, type TestSystem } from "../../support/system";
 import { FakeMarket } from "./fake-market-data";
 
@@ -155,6 +157,34 @@ describe("OrderService against a running orders + accounting system", function (
     const filled = await settled(order!.orderId, OrderStatus.ORDER_STATUS_FILLED);
     expect(filled.averageFillPrice).to.equal("98.9");
     market.setQuote(SYMBOL, { bid: "99.95", ask: "100.05", last: "100" });
+  });
+
+  it("expires a resting DAY order at its session close and releases its hold", async () => {
+    const { order } = await trader.orders.submitOrder(
+      buy({ type: OrderType.ORDER_TYPE_LIMIT, limitPrice: "95.00", quantity: "3", timeInForce: TimeInForce.TIME_IN_FORCE_DAY }),
+    );
+    await settled(order!.orderId, OrderStatus.ORDER_STATUS_NEW);
+    const db = new PgClient(connectionSettings(system.runtime.databaseUrl));
+    await db.connect();
+    try {
+      const hold = () =>
+        db
+          .query<{ status: string; amount: string; released: string }>(
+            "select status, amount, released from accounting.reservations where order_id = $1",
+            [order!.orderId],
+          )
+          .then((r) => r.rows[0]);
+      expect(await hold()).to.deep.equal({ status: "OPEN", amount: "285.00000000", released: "0.00000000" });
+      // The session's close arrives: rather than wait for the calendar, the order's stored expiry (the close it was
+      // given at submission) is moved to now; the sweeper must expire it and accounting must free its hold.
+      await db.query("update orders.orders set expires_at = now() where id = $1", [order!.orderId]);
+      const expired = await settled(order!.orderId, OrderStatus.ORDER_STATUS_EXPIRED);
+      expect(expired.reasonCode).to.equal("SESSION_CLOSED");
+      const released = await eventually(hold, (h) => h.status !== "OPEN");
+      expect(released).to.deep.equal({ status: "RELEASED", amount: "285.00000000", released: "285.00000000" });
+    } finally {
+      await db.end();
+    }
   });
 
   it("cancels a resting order, repeats the cancel safely, and refuses to cancel a filled one", async () => {
