@@ -231,8 +231,8 @@ async function main(): Promise<void> {
       },
     });
     console.log(`  PostTransactions: ${grpcRowsPerSecond.toFixed(0)} rows/s; baseline (${baseline.method}): ${baseline.rowsPerSecond.toFixed(0)} rows/s`);
-    const pgCpu = postgresCpuMsPerBatch === null ? "n/a" : postgresCpuMsPerBatch.toFixed(1);
-    console.log(`  CPU per ${BATCH_SIZE}-item batch: service process ${serviceCpuMsPerBatch.toFixed(1)} ms, Postgres backends ${pgCpu} ms, this client ${clientCpuMsPerBatch.toFixed(1)} ms; load average ${loadavg()[0].toFixed(2)}`);
+    const pgCpu = postgresCpuMsPerBatch === null ? "n/a (embedded, in this process)" : `${postgresCpuMsPerBatch.toFixed(1)} ms`;
+    console.log(`  CPU per ${BATCH_SIZE}-item batch: service process ${serviceCpuMsPerBatch.toFixed(1)} ms, Postgres backends ${pgCpu}, this client ${clientCpuMsPerBatch.toFixed(1)} ms; load average ${loadavg()[0].toFixed(2)}`);
   } finally {
     clients.close();
     await admin?.end();
