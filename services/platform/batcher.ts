@@ -59,3 +59,48 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
       }
     });
 }
+
+/** An item's outcome, or the error that failed it alone. */
+export type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/**
+ * Writes a batch with `write` (one statement for many items, one outcome per item) where an item's key may appear
+ * only once per statement (an upsert cannot touch one row twice, an order cannot move twice from one version): the
+ * first item of each key goes now, any repeat in the next statement, after it. A statement that fails is retried
+ * item by item, so one bad item fails alone and the others are written.
+ */
+export async function writeEachKeyOnce<I, O>(
+  items: readonly I[],
+  keyOf: (item: I) => string,
+  write: (items: I[]) => Promise<O[]>,
+): Promise<Settled<O>[]> {
+  const outcomes: Settled<O>[] = new Array(items.length);
+  let pending = items.map((item, index) => ({ item, index }));
+  while (pending.length > 0) {
+    const keys = new Set<string>();
+    const now: typeof pending = [];
+    const later: typeof pending = [];
+    for (const entry of pending) {
+      const key = keyOf(entry.item);
+      if (keys.has(key)) later.push(entry);
+      else {
+        keys.add(key);
+        now.push(entry);
+      }
+    }
+    pending = later;
+    try {
+      const written = await write(now.map((entry) => entry.item));
+      now.forEach((entry, i) => (outcomes[entry.index] = { ok: true, value: written[i] }));
+    } catch (error) {
+      for (const entry of now) {
+        try {
+          outcomes[entry.index] = { ok: true, value: (await write([entry.item]))[0] };
+        } catch (single) {
+          outcomes[entry.index] = { ok: false, error: now.length === 1 ? error : single };
+        }
+      }
+    }
+  }
+  return outcomes;
+}

@@ -2,7 +2,7 @@
 // SELECT then INSERT, so concurrent submits with one key cannot both win.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
-import { createBatcher } from "../../platform/batcher";
+import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/batcher";
 import type { Database } from "../../platform/database";
 import type { IdempotencyKeys, KeyClaim } from "../domain/ports";
 
@@ -30,51 +30,19 @@ export function createPgIdempotencyKeys(options: PgIdempotencyKeysOptions): Idem
   const { knex, leaseMs } = options;
   const table = `${options.schema}.idempotency_keys`;
   type ClaimRequest = { portfolioId: string; key: string; fingerprint: string; proposedOrderId: string; holdIfNew: Decimal | null };
-  type Settled = { ok: true; row: KeyRow | undefined } | { ok: false; error: unknown };
 
   // Claims of concurrent submits go in batches (one in flight; those arriving meanwhile form the next), one
   // statement per batch. Inserted: a new claim. On conflict the row is taken over only when its lease ran out
   // without an order and the payload is the same (the retry keeps the row's order id, so its reserve and insert are
   // no-ops). Otherwise the existing row is returned unchanged. Keys are never reused: an order's key stays its own.
   // Rows are claimed in key order, so two batches (of two instances) cannot deadlock on each other's new keys.
-  const claims = createBatcher<ClaimRequest, Settled>({
+  const claims = createBatcher<ClaimRequest, Settled<KeyRow | undefined>>({
     maxBatch: 200,
     maxInFlight: 1,
-    async run(batch) {
-      const outcomes: Settled[] = new Array(batch.length);
-      let pending = batch.map((request, index) => ({ request, index }));
-      while (pending.length > 0) {
-        // A key appears once per statement (an upsert cannot touch one row twice); a repeat goes in the next one.
-        const seen = new Set<string>();
-        const now: typeof pending = [];
-        const later: typeof pending = [];
-        for (const item of pending) {
-          const id = `${item.request.portfolioId}\u0000${item.request.key}`;
-          if (seen.has(id)) later.push(item);
-          else {
-            seen.add(id);
-            now.push(item);
-          }
-        }
-        pending = later;
-        try {
-          const rows = await claimAll(now.map((item) => item.request));
-          now.forEach((item, i) => (outcomes[item.index] = { ok: true, row: rows[i] }));
-        } catch (error) {
-          for (const item of now) {
-            try {
-              outcomes[item.index] = { ok: true, row: (await claimAll([item.request]))[0] };
-            } catch (single) {
-              outcomes[item.index] = { ok: false, error: now.length === 1 ? error : single };
-            }
-          }
-        }
-      }
-      return outcomes;
-    },
+    run: (batch) => writeEachKeyOnce(batch, (r) => `${r.portfolioId}\u0000${r.key}`, claimAll),
   });
 
-  async function claimAll(requests: readonly ClaimRequest[]): Promise<(KeyRow | undefined)[]> {
+  async function claimAll(requests: ClaimRequest[]): Promise<(KeyRow | undefined)[]> {
     const result = await knex.raw<{ rows: (KeyRow & { n: string })[] }>(
       `with input as (
          select * from unnest(?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[])
@@ -115,7 +83,7 @@ export function createPgIdempotencyKeys(options: PgIdempotencyKeysOptions): Idem
     async claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew): Promise<KeyClaim> {
       const settled = await claims({ portfolioId, key, fingerprint, proposedOrderId, holdIfNew });
       if (!settled.ok) throw settled.error;
-      const row = settled.row;
+      const row = settled.value;
       // Lost a race with a row inserted after our statement's snapshot: ask again.
       if (row === undefined) return this.claim(portfolioId, key, fingerprint, proposedOrderId, holdIfNew);
       if (row.claimed) {

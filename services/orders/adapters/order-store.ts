@@ -3,7 +3,8 @@
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import type { Database } from "../../platform/database";
-import { createBatcher } from "../../platform/batcher";
+import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/batcher";
+import type { OutgoingMessage } from "../../platform/messaging";
 import { OUTBOX_TABLE } from "../../platform/outbox";
 import { injectTraceContext } from "../../platform/telemetry";
 import { type Order, type OrderEvent, type OrderReason, type OrderStatus } from "../domain/order";
@@ -18,9 +19,6 @@ interface TransitionRequest {
   next: Order;
   events: readonly OrderEvent[];
 }
-
-/** An outcome, or the error that failed it alone. */
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
 
 /** Options of the Postgres order store. */
 export interface PgOrderStoreOptions {
@@ -70,37 +68,68 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
     ];
   }
 
+  /**
+   * The CTEs both writes end with: the events of the orders in `applied` (a CTE of the ids that were written) get
+   * the next seqs of their portfolios, contiguous and in input order (counter rows taken in portfolio order), and
+   * their outbox rows are inserted in message order. Bindings: `logAndOutboxBindings`.
+   */
+  const eventLogAndOutbox = (applied: string) => `ev as (
+         select u.* from unnest(?::text[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[],
+           ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])
+           with ordinality as u(portfolio_id, order_id, order_version, from_status, to_status, reason, fill_id,
+             fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at, n)
+         where u.order_id in (select id from ${applied})
+       ), seq as (
+         insert into ?? as s (portfolio_id, last_seq)
+         select portfolio_id, count(*) from ev group by portfolio_id order by portfolio_id
+         on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
+         returning portfolio_id, last_seq
+       ), numbered as (
+         select ev.*, s.last_seq - count(*) over (partition by ev.portfolio_id)
+           + row_number() over (partition by ev.portfolio_id order by ev.n) as seq
+         from ev join seq s on s.portfolio_id = ev.portfolio_id
+       ), events as (
+         insert into ?? (${eventColumns})
+         select portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id, fill_quantity,
+           fill_price, filled_quantity_after, filled_amount_after, occurred_at
+         from numbered
+       ), outbox as (
+         insert into ?? (message_id, routing_key, body, headers, schema_version)
+         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
+         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
+           with ordinality as m(order_id, message_id, routing_key, body, headers, schema_version, n)
+         where m.order_id in (select id from ${applied})
+         order by m.n
+       )`;
+
+  function logAndOutboxBindings(events: readonly OrderEvent[], messages: readonly { orderId: string; message: OutgoingMessage }[]): unknown[] {
+    const trace = injectTraceContext();
+    return [
+      ...eventBindings(events),
+      t("portfolio_seqs"),
+      t("order_events"),
+      t(OUTBOX_TABLE),
+      messages.map((m) => m.orderId),
+      messages.map((m) => m.message.messageId),
+      messages.map((m) => m.message.routingKey),
+      messages.map((m) => m.message.body),
+      messages.map((m) => JSON.stringify({ ...trace, ...m.message.headers })),
+      messages.map((m) => m.message.schemaVersion),
+    ];
+  }
+
   // New orders go in batches like transitions: the submits that arrive while one batch commits are written by the
   // next, each order with its first event, its key's completion and its execute message, in one statement. An order
   // id that is already stored (an earlier attempt committed) writes nothing and is answered from the store.
   const creations = createBatcher<{ order: Order; event: OrderEvent }, Settled<boolean>>({
     maxBatch: 200,
     maxInFlight: 1,
-    async run(batch) {
-      const unique = new Set(batch.map((item) => item.order.id)).size === batch.length;
-      try {
-        if (!unique) throw new Error("an order id appears twice in one batch");
-        return (await writeOrders(batch)).map((value) => ({ ok: true, value }));
-      } catch (error) {
-        // One bad order (or a repeated id) must not fail the others: each is written alone, in order.
-        const outcomes: Settled<boolean>[] = [];
-        for (const item of batch) {
-          try {
-            outcomes.push({ ok: true, value: (await writeOrders([item]))[0] });
-          } catch (single) {
-            outcomes.push({ ok: false, error: batch.length === 1 ? error : single });
-          }
-        }
-        return outcomes;
-      }
-    },
+    run: (batch) => writeEachKeyOnce(batch, (item) => item.order.id, writeOrders),
   });
 
   /** Writes new orders; true for each order this statement stored, false for one whose id was already stored. */
   async function writeOrders(items: readonly { order: Order; event: OrderEvent }[]): Promise<boolean[]> {
     const orders = items.map((item) => item.order);
-    const messages = orders.map((order) => ({ orderId: order.id, message: executeMessage(order) }));
-    const trace = injectTraceContext();
     const column = <T>(value: (order: Order) => T) => orders.map(value);
     const result = await raw<{ rows: { id: string }[] }>(
       knex,
@@ -125,37 +154,10 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
          from input order by n
          on conflict (id) do nothing
          returning id, portfolio_id, idempotency_key
-       ), ev as (
-         select u.* from unnest(?::text[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[],
-           ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])
-           with ordinality as u(portfolio_id, order_id, order_version, from_status, to_status, reason, fill_id,
-             fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at, n)
-         where u.order_id in (select id from created)
-       ), seq as (
-         insert into ?? as s (portfolio_id, last_seq)
-         select portfolio_id, count(*) from ev group by portfolio_id order by portfolio_id
-         on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
-         returning portfolio_id, last_seq
-       ), numbered as (
-         select ev.*, s.last_seq - count(*) over (partition by ev.portfolio_id)
-           + row_number() over (partition by ev.portfolio_id order by ev.n) as seq
-         from ev join seq s on s.portfolio_id = ev.portfolio_id
-       ), events as (
-         insert into ?? (${eventColumns})
-         select portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id, fill_quantity,
-           fill_price, filled_quantity_after, filled_amount_after, occurred_at
-         from numbered
        ), completed as (
          update ?? k set completed_at = now() from created c
          where k.portfolio_id = c.portfolio_id and k.idempotency_key = c.idempotency_key and k.order_id = c.id
-       ), outbox as (
-         insert into ?? (message_id, routing_key, body, headers, schema_version)
-         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
-         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
-           with ordinality as m(order_id, message_id, routing_key, body, headers, schema_version, n)
-         where m.order_id in (select id from created)
-         order by m.n
-       )
+       ), ${eventLogAndOutbox("created")}
        select id::text from created`,
       [
         column((o) => o.id),
@@ -187,17 +189,11 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
         column((o) => o.updatedAt.toISOString()),
         column((o) => o.doneAt?.toISOString() ?? null),
         t("orders"),
-        ...eventBindings(items.map((item) => item.event)),
-        t("portfolio_seqs"),
-        t("order_events"),
         t("idempotency_keys"),
-        t(OUTBOX_TABLE),
-        messages.map((m) => m.orderId),
-        messages.map((m) => m.message.messageId),
-        messages.map((m) => m.message.routingKey),
-        messages.map((m) => m.message.body),
-        messages.map((m) => JSON.stringify({ ...trace, ...m.message.headers })),
-        messages.map((m) => m.message.schemaVersion),
+        ...logAndOutboxBindings(
+          items.map((item) => item.event),
+          orders.map((order) => ({ orderId: order.id, message: executeMessage(order) })),
+        ),
       ],
       prepared("create_orders"),
     );
@@ -215,44 +211,12 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const transitions = createBatcher<TransitionRequest, Settled<OrderEvent[] | null>>({
     maxBatch: 200,
     maxInFlight: 1,
-    async run(batch) {
-      const outcomes: Settled<OrderEvent[] | null>[] = new Array(batch.length);
-      let pending = batch.map((request, index) => ({ request, index }));
-      while (pending.length > 0) {
-        // The first transition of each order goes now, any further one of the same order in the next statement.
-        const ids = new Set<string>();
-        const now: typeof pending = [];
-        const later: typeof pending = [];
-        for (const item of pending) {
-          if (ids.has(item.request.next.id)) later.push(item);
-          else {
-            ids.add(item.request.next.id);
-            now.push(item);
-          }
-        }
-        pending = later;
-        try {
-          const written = await writeTransitions(now.map((item) => item.request));
-          now.forEach((item, i) => (outcomes[item.index] = { ok: true, value: written[i] }));
-        } catch (error) {
-          // One bad transition must not fail the others: each is written alone, and gets only its own error.
-          for (const item of now) {
-            try {
-              outcomes[item.index] = { ok: true, value: (await writeTransitions([item.request]))[0] };
-            } catch (single) {
-              outcomes[item.index] = { ok: false, error: now.length === 1 ? error : single };
-            }
-          }
-        }
-      }
-      return outcomes;
-    },
+    run: (batch) => writeEachKeyOnce(batch, (request) => request.next.id, writeTransitions),
   });
 
   async function writeTransitions(requests: readonly TransitionRequest[]): Promise<(OrderEvent[] | null)[]> {
     const events = requests.flatMap((r) => r.events);
     const messages = requests.flatMap((r) => transitionMessages(r.next, r.events).map((message) => ({ orderId: r.next.id, message })));
-    const trace = injectTraceContext();
     const result = await raw<{ rows: { order_id: string; seq: string }[] }>(
       knex,
       `with input as (
@@ -266,34 +230,7 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
            updated_at = i.updated_at, done_at = i.done_at
          from input i where o.id = i.id and o.version = i.expected_version
          returning o.id
-       ), ev as (
-         select u.* from unnest(?::text[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[],
-           ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])
-           with ordinality as u(portfolio_id, order_id, order_version, from_status, to_status, reason, fill_id,
-             fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at, n)
-         where u.order_id in (select id from moved)
-       ), seq as (
-         insert into ?? as s (portfolio_id, last_seq)
-         select portfolio_id, count(*) from ev group by portfolio_id order by portfolio_id
-         on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
-         returning portfolio_id, last_seq
-       ), numbered as (
-         select ev.*, s.last_seq - count(*) over (partition by ev.portfolio_id)
-           + row_number() over (partition by ev.portfolio_id order by ev.n) as seq
-         from ev join seq s on s.portfolio_id = ev.portfolio_id
-       ), events as (
-         insert into ?? (${eventColumns})
-         select portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id, fill_quantity,
-           fill_price, filled_quantity_after, filled_amount_after, occurred_at
-         from numbered
-       ), outbox as (
-         insert into ?? (message_id, routing_key, body, headers, schema_version)
-         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
-         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
-           with ordinality as m(order_id, message_id, routing_key, body, headers, schema_version, n)
-         where m.order_id in (select id from moved)
-         order by m.n
-       )
+       ), ${eventLogAndOutbox("moved")}
        select order_id::text, seq::text from numbered order by n`,
       [
         requests.map((r) => r.next.id),
@@ -307,16 +244,7 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
         requests.map((r) => r.next.updatedAt.toISOString()),
         requests.map((r) => r.next.doneAt?.toISOString() ?? null),
         t("orders"),
-        ...eventBindings(events),
-        t("portfolio_seqs"),
-        t("order_events"),
-        t(OUTBOX_TABLE),
-        messages.map((m) => m.orderId),
-        messages.map((m) => m.message.messageId),
-        messages.map((m) => m.message.routingKey),
-        messages.map((m) => m.message.body),
-        messages.map((m) => JSON.stringify({ ...trace, ...m.message.headers })),
-        messages.map((m) => m.message.schemaVersion),
+        ...logAndOutboxBindings(events, messages),
       ],
       prepared("transition_orders"),
     );

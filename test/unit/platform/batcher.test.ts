@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { createBatcher } from "../../../services/platform/batcher";
+import { createBatcher, writeEachKeyOnce } from "../../../services/platform/batcher";
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -78,3 +78,27 @@ describe("batcher: natural batching of concurrent calls", () => {
     }
   });
 });
+
+describe("writeEachKeyOnce: one statement per round, a key at most once in each", () => {
+  it("writes repeats of a key in later statements, after the first, and answers every item in its place", async () => {
+    const statements: string[][] = [];
+    const outcomes = await writeEachKeyOnce(["a1", "b1", "a2", "c1", "a3", "b2"], (item) => item[0], async (items) => {
+      statements.push(items);
+      return items.map((item) => item.toUpperCase());
+    });
+    expect(statements).to.deep.equal([["a1", "b1", "c1"], ["a2", "b2"], ["a3"]]);
+    expect(outcomes).to.deep.equal(["A1", "B1", "A2", "C1", "A3", "B2"].map((value) => ({ ok: true, value })));
+  });
+
+  it("retries a failed statement item by item, so only the bad item fails", async () => {
+    const outcomes = await writeEachKeyOnce(["x", "bad", "y"], (item) => item, async (items) => {
+      if (items.includes("bad")) throw new Error(`cannot write ${items.join(",")}`);
+      return items.map((item) => item.length);
+    });
+    expect(outcomes[0]).to.deep.equal({ ok: true, value: 1 });
+    expect(outcomes[2]).to.deep.equal({ ok: true, value: 1 });
+    expect(outcomes[1].ok).to.equal(false);
+    expect(((outcomes[1] as { error: Error }).error).message).to.equal("cannot write bad");
+  });
+});
+
