@@ -1,6 +1,6 @@
-// The ledger in Postgres: one knex transaction per unit of work, portfolio advisory locks, and every write as
-// one set-based statement per table (unnest of column arrays), so a 1,000-item batch costs a handful of round
-// trips rather than thousands.
+// The ledger in Postgres: one knex transaction per unit of work, portfolio advisory locks, one statement for what
+// a posting reads and one for what it writes (data-modifying CTEs over unnest of column arrays), so a 1,000-item
+// batch costs five round trips: BEGIN, lock, read, write, COMMIT.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import { AccountingError } from "../domain/accounting-error";
@@ -35,9 +35,9 @@ export function createLedgerStore(knex: Knex, schema: string): WithLedgerSession
 
 function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
   const t = (name: string) => `${schema}.${name}`;
-  // Balance ids of the rows loadState found, so save knows which rows to update and which to insert.
+  // Balance ids of the rows read (and of those a save created), so save knows which rows to update and which to insert.
   const loadedBalanceIds = new Map<string, string>();
-  // The lot books loadState read (seq and values by lot id), so save writes only the lots that changed.
+  // The lot books read (seq and values by lot id), so save writes only the lots that changed.
   const loadedBooks = new Map<string, LoadedBook>();
 
   return {
@@ -205,7 +205,12 @@ interface WorkingSetRead {
   owners: Map<string, string>;
   ids: string[];
   balances: [id: string, portfolioId: string, securityId: string | null, quantityLong: string, quantityShort: string, version: number][] | null;
-  lots: [portfolioId: string, securityId: string, side: BookSide, lotId: string, seq: number, openedOn: string, quantity: string, cost: string, openQuantity: string, openPrice: string][] | null;
+  lots:
+    | [
+        portfolioId: string, securityId: string, side: BookSide, lotId: string, seq: number, openedOn: string,
+        quantity: string, cost: string, openQuantity: string, openPrice: string,
+      ][]
+    | null;
   methods: [portfolioId: string, method: CostBasisMethod][] | null;
 }
 
@@ -415,7 +420,13 @@ function addTransactions(writes: Writes, t: Qualify, transactions: StoredTransac
 /** Updates the touched balance rows that exist and inserts the new ones; true when there are new ones. */
 function addBalances(writes: Writes, t: Qualify, changes: LedgerChanges, loaded: Map<string, string>): boolean {
   const updated = { ids: [] as string[], long: [] as string[], short: [] as string[], versions: [] as number[] };
-  const created = { portfolioIds: [] as string[], securityIds: [] as (string | null)[], long: [] as string[], short: [] as string[], versions: [] as number[] };
+  const created = {
+    portfolioIds: [] as string[],
+    securityIds: [] as (string | null)[],
+    long: [] as string[],
+    short: [] as string[],
+    versions: [] as number[],
+  };
   for (const key of changes.state.touchedBalances) {
     const row = changes.state.balances.get(key) as BalanceRow;
     const id = loaded.get(key);

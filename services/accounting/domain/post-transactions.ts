@@ -120,8 +120,8 @@ function itemResult(index: number, validation: ValidationResult, outcome: PostOu
 
 /**
  * Posts validated transactions inside a session whose portfolios are already locked: one read of the source ids,
- * touched rows and new ids, then every item applied in memory in order. The caller
- * saves the returned changes (possibly together with its own, e.g. a reservation or a cash movement).
+ * touched rows and new ids, then every item applied in memory in order. The caller saves the returned changes
+ * (possibly together with its own, e.g. a reservation or a cash movement).
  */
 export async function postInSession(
   session: LedgerSession,
