@@ -175,15 +175,17 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
     },
 
     async save(changes) {
+      const { reservations, cashMovements, securitySymbols } = changes;
       const writes: Writes = { parts: [], bindings: [] };
       addTransactions(writes, t, changes.transactions);
       const balanceInserts = addBalances(writes, t, changes, loadedBalanceIds);
       await addLots(trx, writes, t, changes, loadedBooks);
       addClosures(writes, t, changes);
+      // From here on only the statements' parameters are needed, not the working set they were built from.
       await runWrites(trx, writes, balanceInserts, loadedBalanceIds);
-      await writeReservations(trx, t, changes.reservations);
-      await insertCashMovements(trx, t, changes.cashMovements);
-      if (changes.securitySymbols && changes.securitySymbols.length > 0) {
+      await writeReservations(trx, t, reservations);
+      await insertCashMovements(trx, t, cashMovements);
+      if (securitySymbols && securitySymbols.length > 0) {
         await raw(trx, 
           // Securities are shared by every portfolio, so two postings of different portfolios (whose locks do not
           // serialise them) may touch the same rows: taking them in security id order keeps them from deadlocking.
@@ -191,7 +193,7 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
            select distinct on (security_id) security_id, symbol from unnest(?::text[], ?::text[]) s(security_id, symbol)
            order by security_id
            on conflict (security_id) do update set symbol = excluded.symbol`,
-          [t("security_symbols"), changes.securitySymbols.map((s) => s.securityId), changes.securitySymbols.map((s) => s.symbol)],
+          [t("security_symbols"), securitySymbols.map((s) => s.securityId), securitySymbols.map((s) => s.symbol)],
         );
       }
     },

@@ -80,9 +80,10 @@ export async function postTransactionBatches(deps: { withLedgerSession: WithLedg
 
   const outcomes = await withConflictRetry(deps.withLedgerSession, async (session) => {
     await session.lockPortfolios(candidates.map((t) => t.portfolioId));
-    const result = await postInSession(session, candidates);
-    await session.save({ transactions: result.transactions, closures: result.closures, state: result.state, reservations: [], cashMovements: [] });
-    return result.outcomes;
+    // Only the outcomes are kept past the write: the working set can go while the batch waits for the database.
+    const { outcomes, transactions, closures, state } = await postInSession(session, candidates);
+    await session.save({ transactions, closures, state, reservations: [], cashMovements: [] });
+    return outcomes;
   });
 
   // Outcomes come in candidate order, which is batch order then item order: hand them out the same way.
