@@ -30,7 +30,7 @@ export async function register(runtime: Runtime): Promise<void> {
   const config = loadAccountingConfig(runtime.env);
   const logger = runtime.logger.child({ component: "accounting" });
   const db = await runtime.openDatabase("accounting", path.join(__dirname, "migrations"), config.poolMax);
-  const withLedgerSession = createLedgerStore(db.knex, db.schema);
+  const withLedgerSession = createLedgerStore(db.knex, db.schema, db.prepared);
   const queries = createLedgerQueries(db.knex, db.schema);
   const executions = createExecutionStore(db.knex, db.schema);
   const marketData = runtime.client(MarketDataServiceDefinition, "marketdata");

@@ -3,6 +3,7 @@
 // batch costs five round trips: BEGIN, lock, read, write, COMMIT.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
+import type { Database } from "../../platform/database";
 import { AccountingError } from "../domain/accounting-error";
 import type { CashMovement, CashMovementKind } from "../domain/cash-movements";
 import type { LedgerChanges, LedgerSession, SecurityKey, StoredTransaction, WithLedgerSession } from "../domain/ledger-session";
@@ -20,11 +21,14 @@ export function fromSqlDate(value: string): string {
   return value.replace(/-/g, "");
 }
 
-/** Builds the accounting unit of work over one knex pool and schema. */
-export function createLedgerStore(knex: Knex, schema: string): WithLedgerSession {
+/**
+ * Builds the accounting unit of work over one knex pool and schema. `prepared` (the platform's `db.prepared`) names
+ * the posting path's statements, so each connection parses and plans them once rather than on every batch.
+ */
+export function createLedgerStore(knex: Knex, schema: string, prepared: Database["prepared"] = () => ({})): WithLedgerSession {
   return <T>(work: (session: LedgerSession) => Promise<T>) =>
     knex
-      .transaction((trx) => work(createSession(trx, schema)))
+      .transaction((trx) => work(createSession(trx, schema, prepared)))
       .catch((error: unknown) => {
         if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
           throw new AccountingError("CONCURRENT_MODIFICATION", "a concurrent request stored the same key first", [], {}, { cause: error });
@@ -33,7 +37,7 @@ export function createLedgerStore(knex: Knex, schema: string): WithLedgerSession
       });
 }
 
-function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
+function createSession(trx: Knex.Transaction, schema: string, prepared: Database["prepared"]): LedgerSession {
   const t = (name: string) => `${schema}.${name}`;
   // Balance ids of the rows read (and of those a save created), so save knows which rows to update and which to insert.
   const loadedBalanceIds = new Map<string, string>();
@@ -49,18 +53,19 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
            select distinct hashtextextended('tradeplane.accounting.portfolio:' || p, 0) as k from unnest(?::text[]) p order by 1
          ) locks`,
         [[...new Set(portfolioIds)]],
+        prepared("ledger_lock_portfolios"),
       );
     },
 
     async loadForPosting(sourceIds, portfolioIds, securities) {
       if (sourceIds.length === 0) return { owners: new Map(), state: createLedgerState(), ids: [] };
-      const read = await readWorkingSet(trx, t, sourceIds, portfolioIds, securities);
+      const read = await readWorkingSet(trx, t, sourceIds, portfolioIds, securities, prepared("ledger_read_working_set"));
       return { owners: read.owners, state: workingSet(read, loadedBalanceIds, loadedBooks), ids: read.ids };
     },
 
     async loadState(portfolioIds, securities) {
       if (portfolioIds.length === 0 && securities.length === 0) return createLedgerState();
-      return workingSet(await readWorkingSet(trx, t, [], portfolioIds, securities), loadedBalanceIds, loadedBooks);
+      return workingSet(await readWorkingSet(trx, t, [], portfolioIds, securities, prepared("ledger_read_working_set")), loadedBalanceIds, loadedBooks);
     },
 
     async processedTransactions(portfolioId) {
@@ -176,13 +181,13 @@ function createSession(trx: Knex.Transaction, schema: string): LedgerSession {
 
     async save(changes) {
       const { reservations, cashMovements, securitySymbols } = changes;
-      const writes: Writes = { parts: [], bindings: [] };
+      const writes: Writes = { parts: [], bindings: [], shape: "" };
       addTransactions(writes, t, changes.transactions);
       const balanceInserts = addBalances(writes, t, changes, loadedBalanceIds);
       await addLots(trx, writes, t, changes, loadedBooks);
       addClosures(writes, t, changes);
       // From here on only the statements' parameters are needed, not the working set they were built from.
-      await runWrites(trx, writes, balanceInserts, loadedBalanceIds);
+      await runWrites(trx, writes, balanceInserts, loadedBalanceIds, prepared);
       await writeReservations(trx, t, reservations);
       await insertCashMovements(trx, t, cashMovements);
       if (securitySymbols && securitySymbols.length > 0) {
@@ -234,6 +239,7 @@ async function readWorkingSet(
   sourceIds: string[],
   portfolioIds: string[],
   securities: SecurityKey[],
+  statement: { name?: string },
 ): Promise<WorkingSetRead> {
   const { rows } = await raw(
     trx,
@@ -272,6 +278,7 @@ async function readWorkingSet(
       t("transactions_id_seq"),
       sourceIds.length,
     ],
+    statement,
   );
   const read = rows[0] as { owners: [string, string][] | null; ids: string[] | null } & Omit<WorkingSetRead, "owners" | "ids">;
   return {
@@ -311,10 +318,12 @@ function workingSet(read: WorkingSetRead, loadedBalanceIds: Map<string, string>,
  * concatenation and knex first walks every element looking for undefined, which for a batch's dozen
  * 1,000-element columns was the largest allocation of the whole request.
  */
-export function raw(db: Knex | Knex.Transaction, query: string, bindings: unknown[]): Promise<{ rows: any[] }> {
-  const prepared = new Array<unknown>(bindings.length);
-  for (let i = 0; i < bindings.length; i++) prepared[i] = arrayLiteral(bindings[i]);
-  return db.raw(query, prepared as Knex.RawBinding[]) as unknown as Promise<{ rows: any[] }>;
+export function raw(db: Knex | Knex.Transaction, query: string, bindings: unknown[], statement: { name?: string } = {}): Promise<{ rows: any[] }> {
+  const literals = new Array<unknown>(bindings.length);
+  for (let i = 0; i < bindings.length; i++) literals[i] = arrayLiteral(bindings[i]);
+  const built = db.raw(query, literals as Knex.RawBinding[]);
+  // A named statement (see createLedgerStore) is parsed and planned once per connection.
+  return (statement.name === undefined ? built : built.options(statement)) as unknown as Promise<{ rows: any[] }>;
 }
 
 /**
@@ -364,20 +373,42 @@ function bare(values: (string | number)[]): string {
 interface Writes {
   parts: string[];
   bindings: unknown[];
+  /** One letter per CTE, in order: the statement's text follows from it, so it names the prepared statement. */
+  shape: string;
 }
 
-function addWrite(writes: Writes, name: string, sql: string, bindings: unknown[]): void {
+/** Each CTE's letter in the write's statement name (a name longer than 63 bytes would be cut by Postgres). */
+const WRITE_LETTERS = {
+  new_transactions: "t",
+  updated_balances: "u",
+  new_balances: "b",
+  closed_lots: "d",
+  reduced_lots: "r",
+  new_lots: "l",
+  new_closures: "c",
+} as const;
+
+/** Adds one CTE; `sql` must be the same text every time for a given name, since the name picks the statement. */
+function addWrite(writes: Writes, name: keyof typeof WRITE_LETTERS, sql: string, bindings: unknown[]): void {
   writes.parts.push(`${name} as (${sql})`);
+  writes.shape += WRITE_LETTERS[name];
   for (const binding of bindings) writes.bindings.push(binding);
 }
 
 /** Runs the collected writes; new balance rows come back with their ids (one JSON value), which `loaded` records. */
-async function runWrites(trx: Knex.Transaction, writes: Writes, balanceInserts: boolean, loaded: Map<string, string>): Promise<void> {
+async function runWrites(
+  trx: Knex.Transaction,
+  writes: Writes,
+  balanceInserts: boolean,
+  loaded: Map<string, string>,
+  prepared: Database["prepared"],
+): Promise<void> {
   if (writes.parts.length === 0) return;
   const result = balanceInserts
     ? "select json_agg(json_build_array(id::text, portfolio_id, security_id)) as created from new_balances"
     : "select null as created";
-  const { rows } = await raw(trx, `with ${writes.parts.join(",\n")}\n${result}`, writes.bindings);
+  // The result clause depends only on whether new_balances is among the CTEs, so the shape still fixes the text.
+  const { rows } = await raw(trx, `with ${writes.parts.join(",\n")}\n${result}`, writes.bindings, prepared(`ledger_save_${writes.shape}`));
   const created = (rows[0] as { created: [string, string, string | null][] | null }).created;
   for (const [id, portfolioId, securityId] of created ?? []) loaded.set(balanceKey(portfolioId, securityId), id);
 }
