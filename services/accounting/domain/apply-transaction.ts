@@ -63,6 +63,9 @@ export function applyTransaction(state: LedgerState, txn: IdentifiedTransaction)
     price: txn.price,
     fee: txn.fee,
     realizes: txn.type !== "IN" && txn.type !== "OUT",
+    // A fee-less trade's cash leg already holds ∓ quantity × price: the lots reuse it instead of multiplying again
+    // (with a fee, the lots add it themselves, so an amount of exactly zero keeps its sign as before).
+    amount: impact.cashDelta !== null && txn.fee.isZero() ? impact.cashDelta.negated() : undefined,
   });
   state.lots.set(key, result.lots);
   state.touchedBooks.add(key);

@@ -1,5 +1,5 @@
 import Decimal from "decimal.js";
-import { accountingDecimal, dec, roundToStoredScale } from "./money";
+import { accountingDecimal, dec, roundToStoredScale, ZERO } from "./money";
 
 /** How a disposal picks the lots it closes: oldest, newest, highest unit cost first, or the pooled average. */
 export const COST_BASIS_METHODS = ["FIFO", "LIFO", "HIFO", "AVERAGE"] as const;
@@ -58,6 +58,11 @@ export interface LotTrade {
   fee: Decimal;
   /** False for IN/OUT transfers: they move lots without realizing P&L. */
   realizes: boolean;
+  /**
+   * What moving the book by delta costs (bookSign × delta × price + fee, before rounding), when the caller has it
+   * already: a trade's cash leg negated. Left out, it is computed here.
+   */
+  amount?: Decimal;
 }
 
 /**
@@ -74,10 +79,8 @@ export function applyLotTrade(
   method: CostBasisMethod,
   trade: LotTrade,
 ): { lots: TaxLot[]; closures: LotClosure[] } {
-  const bookSign = trade.side === "LONG" ? 1 : -1;
   const delta = accountingDecimal(trade.delta);
-  const signedNotional = bookSign === 1 ? delta.times(trade.price) : delta.times(trade.price).negated();
-  const amount = roundToStoredScale(trade.fee.isZero() ? signedNotional : signedNotional.plus(trade.fee));
+  const amount = roundToStoredScale(trade.amount ?? tradeAmount(trade, delta));
   const bookQuantity = sumQuantity(lots);
   const closures: LotClosure[] = [];
 
@@ -87,22 +90,27 @@ export function applyLotTrade(
     return { lots: method === "AVERAGE" ? poolLots([...lots, lot]) : [...lots, lot], closures };
   }
 
-  // Closing changes lots: work on copies, so the caller's book stays as it was.
-  const book = lots.map((lot) => ({ ...lot }));
+  // Closing changes lots: a lot it closes is replaced in a copy of the array, so the caller's book stays as it
+  // was, and the lots it does not reach are shared rather than copied (lots are never changed in place).
+  const book = lots.slice();
 
-  const closeUnits = Decimal.min(delta.abs(), bookQuantity.abs());
-  const reopens = delta.abs().greaterThan(closeUnits);
+  // Absolute values and minimums pick one of the operands instead of allocating a copy (Decimals are immutable).
+  const tradeUnits = magnitude(delta);
+  const bookUnits = magnitude(bookQuantity);
+  const closeUnits = bookUnits.lessThan(tradeUnits) ? bookUnits : tradeUnits;
+  const reopens = tradeUnits.greaterThan(closeUnits);
   let unitsLeft = closeUnits;
-  let amountAllocated = dec(0);
-  for (const lot of closingOrder(book, method)) {
+  let amountAllocated = ZERO;
+  for (const index of closingOrder(book, method)) {
     if (unitsLeft.isZero()) break;
-    const lotUnits = lot.quantity.abs();
-    const units = Decimal.min(lotUnits, unitsLeft);
+    const lot = book[index];
+    const lotUnits = magnitude(lot.quantity);
+    const units = unitsLeft.lessThan(lotUnits) ? unitsLeft : lotUnits;
     unitsLeft = unitsLeft.minus(units);
     const lastShare = unitsLeft.isZero();
 
     const amountShare =
-      lastShare && !reopens ? amount.minus(amountAllocated) : roundToStoredScale(amount.times(units).div(delta.abs()));
+      lastShare && !reopens ? amount.minus(amountAllocated) : roundToStoredScale(amount.times(units).div(tradeUnits));
     amountAllocated = amountAllocated.plus(amountShare);
     const costShare = units.equals(lotUnits) ? lot.cost : roundToStoredScale(lot.cost.times(units).div(lotUnits));
 
@@ -118,8 +126,7 @@ export function applyLotTrade(
       proceeds: trade.realizes ? amountShare.negated() : dec(0),
       realizedPnl: trade.realizes ? amountShare.plus(costShare).negated() : dec(0),
     });
-    lot.quantity = lot.quantity.minus(closedQuantity);
-    lot.cost = lot.cost.minus(costShare);
+    book[index] = { ...lot, quantity: lot.quantity.minus(closedQuantity), cost: lot.cost.minus(costShare) };
   }
 
   let remaining = book.filter((lot) => !lot.quantity.isZero());
@@ -129,6 +136,17 @@ export function applyLotTrade(
     if (method === "AVERAGE") remaining = poolLots(remaining);
   }
   return { lots: remaining, closures };
+}
+
+/** bookSign × delta × price + fee: what moving the book by delta costs (for a short book, minus the proceeds). */
+function tradeAmount(trade: LotTrade, delta: Decimal): Decimal {
+  const signedNotional = trade.side === "LONG" ? delta.times(trade.price) : delta.times(trade.price).negated();
+  return trade.fee.isZero() ? signedNotional : signedNotional.plus(trade.fee);
+}
+
+/** |value|, the value itself when it is not negative. */
+function magnitude(value: Decimal): Decimal {
+  return value.isNegative() ? value.negated() : value;
 }
 
 function openLot(trade: LotTrade, quantity: Decimal, cost: Decimal): TaxLot {
@@ -142,16 +160,18 @@ function openLot(trade: LotTrade, quantity: Decimal, cost: Decimal): TaxLot {
   };
 }
 
-/** Lots in the order a disposal consumes them; ties keep opening order (Array.prototype.sort is stable). */
-function closingOrder(book: TaxLot[], method: CostBasisMethod): TaxLot[] {
+/** Positions in the book in the order a disposal consumes its lots; ties keep opening order (sort is stable). */
+function closingOrder(book: readonly TaxLot[], method: CostBasisMethod): number[] {
+  const order = new Array<number>(book.length);
+  for (let i = 0; i < book.length; i++) order[i] = i;
   switch (method) {
     case "FIFO":
     case "AVERAGE":
-      return [...book];
+      return order;
     case "LIFO":
-      return [...book].reverse();
+      return order.reverse();
     case "HIFO":
-      return [...book].sort((a, b) => unitCost(b).comparedTo(unitCost(a)));
+      return order.sort((a, b) => unitCost(book[b]).comparedTo(unitCost(book[a])));
   }
 }
 
@@ -185,8 +205,11 @@ export function unitCost(lot: TaxLot): Decimal {
 
 /** Total open units of a book. */
 export function sumQuantity(lots: readonly TaxLot[]): Decimal {
-  if (lots.length === 1) return accountingDecimal(lots[0].quantity);
-  return lots.reduce((sum, lot) => sum.plus(lot.quantity), dec(0));
+  if (lots.length === 0) return ZERO;
+  // Seeded with the first lot rather than a fresh zero: the same sum, one Decimal fewer.
+  let sum = accountingDecimal(lots[0].quantity);
+  for (let i = 1; i < lots.length; i++) sum = sum.plus(lots[i].quantity);
+  return sum;
 }
 
 /** Total open cost of a book. */
