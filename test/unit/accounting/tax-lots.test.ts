@@ -119,4 +119,24 @@ describe("tax lots", () => {
     const total = r.closures.reduce((sum, c) => sum.plus(c.realized).plus(c.cost), d(0));
     expect(total.toString()).to.equal("9.99999999");
   });
+
+  it("leaves the book it was given as it was, under every method, when a sale closes lots", () => {
+    for (const method of ["FIFO", "LIFO", "HIFO", "AVERAGE"] as const) {
+      let book: TaxLot[] = [];
+      for (const t of threeBuysThenSale.slice(0, 3)) book = applyLotTrade(book, method, t).lots;
+      const before = book.map((l) => ({ ...l }));
+      const lots = [...book];
+      applyLotTrade(book, method, threeBuysThenSale[3]);
+      expect(book, method).to.deep.equal(lots);
+      expect(book.map((l) => ({ ...l })), method).to.deep.equal(before);
+    }
+  });
+
+  it("gives the same lots and P&L with the amount the caller passes (a trade's cash leg) as with its own", () => {
+    // The amount is bookSign × delta × price: quantity × price for a long buy, minus it for a long sale.
+    const withAmounts = threeBuysThenSale.map((t) => ({ ...t, amount: t.delta.times(t.price) }));
+    for (const method of ["FIFO", "LIFO", "HIFO", "AVERAGE"] as const) {
+      expect(run(method, withAmounts), method).to.deep.equal(run(method, threeBuysThenSale));
+    }
+  });
 });
