@@ -12,6 +12,7 @@
 // round, rather than calling GetBalance per outstanding portfolio in a tight loop, keeps the observation from adding
 // hundreds of calls per second to the very system it measures.
 import { execFileSync } from "node:child_process";
+import * as os from "node:os";
 import { performance } from "node:perf_hooks";
 import { randomBytes } from "node:crypto";
 import { createClients } from "../../clients/node";
@@ -25,6 +26,7 @@ import { createLogger } from "../../services/platform/logger";
 import { startServices } from "../../services/platform/runtime";
 import { FakeMarket } from "../integration/orders/fake-market-data";
 import { createIsolatedVhost } from "../chaos/isolated-vhost";
+import { backendCpuMs, backendCpuSpentMs, brokerPids, cpuMsOf } from "./support/process-cpu";
 import { percentile, report } from "./support/report";
 
 const SECRET = "bench-secret-0123456789abcdef0123456789";
@@ -113,6 +115,13 @@ async function main(): Promise<void> {
     const throughputElu = performance.eventLoopUtilization();
     // CPU time of this process per order: steadier than the rate on a shared machine, and what a change saves.
     const throughputCpu = process.cpuUsage();
+    // And what each order costs Postgres (this run's backends) and RabbitMQ: the whole system's work per order.
+    const observerDb = new PgClient(connectionSettings(db.url));
+    await observerDb.connect();
+    const database = new URL(db.url).pathname.slice(1);
+    const backendsBefore = await backendCpuMs(observerDb, database);
+    const broker = brokerPids();
+    const brokerBefore = broker.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
     const throughputStart = performance.now();
     let next = 0;
     await Promise.all(
@@ -153,6 +162,9 @@ async function main(): Promise<void> {
     const throughputLoopBusy = performance.eventLoopUtilization(throughputElu).utilization;
     const cpu = process.cpuUsage(throughputCpu);
     const cpuMsPerOrder = (cpu.user + cpu.system) / 1000 / THROUGHPUT_ORDERS;
+    const postgresCpuMsPerOrder = backendCpuSpentMs(backendsBefore, await backendCpuMs(observerDb, database)) / THROUGHPUT_ORDERS;
+    const brokerCpuMsPerOrder = (broker.reduce((sum, pid) => sum + cpuMsOf(pid), 0) - brokerBefore) / THROUGHPUT_ORDERS;
+    await observerDb.end();
     const ordersPerSecond = THROUGHPUT_ORDERS / (settledMs / 1000);
 
     // Latency at a fixed rate: each latency portfolio has at most one order outstanding.
@@ -214,6 +226,11 @@ async function main(): Promise<void> {
     await poller;
     await observer.end();
     const achievedRate = ackMs.length / ((performance.now() - latencyStart) / 1000);
+    const ms = (value: number) => value.toFixed(2);
+    console.log(
+      `  CPU per order in the throughput phase: node ${ms(cpuMsPerOrder)} ms, Postgres ${ms(postgresCpuMsPerOrder)} ms, ` +
+        `RabbitMQ ${ms(brokerCpuMsPerOrder)} ms; node event loop busy ${throughputLoopBusy.toFixed(2)}; load average ${os.loadavg()[0].toFixed(2)}`,
+    );
 
     report({
       name: "orders-end-to-end",
@@ -235,6 +252,9 @@ async function main(): Promise<void> {
         ordersPerSecond,
         throughputLoopBusy,
         cpuMsPerOrder,
+        postgresCpuMsPerOrder,
+        brokerCpuMsPerOrder,
+        systemCpuMsPerOrder: cpuMsPerOrder + postgresCpuMsPerOrder + brokerCpuMsPerOrder,
         latencyOrders: ackMs.length,
         latencyUnsettled: unsettled,
         achievedRatePerS: achievedRate,
