@@ -20,6 +20,7 @@ export const ordersConfigSpec = {
   retryDelaysMs: str({ env: "ORDERS_RETRY_DELAYS_MS", default: "200,1000,5000,15000", pattern: /^\d+(,\d+)*$/, description: "waits before retries 1, 2, ... (the last repeats)" }),
   heartbeatMs: durationMs({ env: "ORDERS_WATCH_HEARTBEAT", default: 5_000, description: "WatchOrderEvents heartbeat interval" }),
   watchPollMs: durationMs({ env: "ORDERS_WATCH_POLL", default: 200, description: "how often a watch stream looks for commits of other instances" }),
+  abandonedClaimAfterMs: durationMs({ env: "ORDERS_ABANDONED_CLAIM_AFTER", default: 15 * 60_000, description: "how long after its lease a submit that never wrote its order counts as abandoned: its hold is released and its key freed" }),
   sweepIntervalMs: durationMs({ env: "ORDERS_SWEEP_INTERVAL", default: 1_000, description: "how often DAY expiries and stale working orders are checked" }),
   instrumentTtlMs: durationMs({ env: "ORDERS_INSTRUMENT_TTL", default: 5_000, description: "how long an instrument lookup is reused" }),
 };

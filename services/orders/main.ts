@@ -17,6 +17,7 @@ import type { ExecuteOrderDeps } from "./domain/execute-order";
 import type { SubmitOrderDeps } from "./domain/submit-order";
 import { createOrderService } from "./grpc/order-service";
 import { startExecutionWorker } from "./workers/execution-worker";
+import { startClaimReaper } from "./workers/claim-reaper";
 import { startOrderSweeper, symbolsWithWorkingOrders } from "./workers/order-sweeper";
 import { startQuoteWatcher } from "./workers/quote-watcher";
 import { startReleaseWorker } from "./workers/release-worker";
@@ -114,6 +115,15 @@ export async function register(runtime: Runtime): Promise<void> {
     symbolsOfWorkingOrders,
   });
   runtime.onStop(stopSweeper);
+  const stopReaper = startClaimReaper({
+    knex,
+    schema,
+    accounting,
+    abandonAfterMs: config.abandonedClaimAfterMs,
+    intervalMs: config.sweepIntervalMs,
+    logger: logger.child({ component: "claim-reaper" }),
+  });
+  runtime.onStop(stopReaper);
   const stopWatcher = startQuoteWatcher({
     client: marketDataClient,
     knex,
