@@ -345,11 +345,15 @@ function arrayLiteral(value: unknown): unknown {
   }
   if (value.length === 0) return "{}";
   if (plain) return `{"${value.join('","')}"}`;
+  // Usually only a few NULLs (a cash row's security) make the column not plain: escape only what needs it.
   const parts = new Array<string>(value.length);
   for (let i = 0; i < value.length; i++) {
     const element: unknown = value[i];
     if (element === null || element === undefined) parts[i] = "NULL";
-    else parts[i] = `"${String(element).replace(/["\\]/g, "\\$&")}"`;
+    else {
+      const text = String(element);
+      parts[i] = text.indexOf('"') === -1 && text.indexOf("\\") === -1 ? `"${text}"` : `"${text.replace(/["\\]/g, "\\$&")}"`;
+    }
   }
   return `{${parts.join(",")}}`;
 }
@@ -357,8 +361,9 @@ function arrayLiteral(value: unknown): unknown {
 const text = (d: Decimal) => d.toFixed();
 
 /**
- * The array literal of values whose text never needs quoting (numbers, and decimals in plain notation: digits, a
- * sign and a point), so it skips the scan arrayLiteral makes of every element for quotes and backslashes.
+ * The array literal of values whose text never needs quoting (numbers, decimals in plain notation: digits, a sign
+ * and a point, and the fixed codes of statuses, types and sides), so it skips the scan arrayLiteral makes of every
+ * element for quotes and backslashes.
  */
 function bare(values: (string | number)[]): string {
   return values.length === 0 ? "{}" : `{${values.join(",")}}`;
@@ -445,7 +450,7 @@ function addTransactions(writes: Writes, t: Qualify, transactions: StoredTransac
                      reprocessing_attempts, version, error_message)
      select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[],
                           ?::date[], ?::int[], ?::int[], ?::text[])`,
-    [t("transactions"), bare(ids), portfolioIds, securityIds, sourceIds, statuses, types, bare(quantities), bare(prices), bare(fees), dates,
+    [t("transactions"), bare(ids), portfolioIds, securityIds, sourceIds, bare(statuses), bare(types), bare(quantities), bare(prices), bare(fees), dates,
       bare(attempts), bare(versions), errors],
   );
 }
@@ -535,7 +540,7 @@ async function addLots(trx: Knex.Transaction, writes: Writes, t: Qualify, change
     addWrite(writes, "closed_lots",
       `delete from ?? l using unnest(?::text[], ?::text[], ?::text[], ?::text[]) k(portfolio_id, security_id, side, lot_id)
         where l.portfolio_id = k.portfolio_id and l.security_id = k.security_id and l.side = k.side and l.lot_id = k.lot_id`,
-      [t("tax_lots"), deletes.portfolioIds, deletes.securityIds, deletes.sides, deletes.lotIds],
+      [t("tax_lots"), deletes.portfolioIds, deletes.securityIds, bare(deletes.sides), deletes.lotIds],
     );
   }
   if (updates.lotIds.length > 0) {
@@ -548,7 +553,7 @@ async function addLots(trx: Knex.Transaction, writes: Writes, t: Qualify, change
         t("tax_lots"),
         updates.portfolioIds,
         updates.securityIds,
-        updates.sides,
+        bare(updates.sides),
         updates.lotIds,
         bare(updates.quantities),
         bare(updates.costs),
@@ -654,7 +659,7 @@ function lotBindings(t: Qualify, lots: LotRows): unknown[] {
     t("tax_lots"),
     lots.portfolioIds,
     lots.securityIds,
-    lots.sides,
+    bare(lots.sides),
     lots.lotIds,
     bare(lots.seqs),
     lots.openedOn,
@@ -693,7 +698,7 @@ function addClosures(writes: Writes, t: Qualify, changes: LedgerChanges): void {
   addWrite(writes, "new_closures",
     `insert into ?? (transaction_id, portfolio_id, security_id, side, lot_id, sale_date, quantity, cost, proceeds, realized_pnl)
      select * from unnest(?::bigint[], ?::text[], ?::text[], ?::text[], ?::text[], ?::date[], ?::numeric[], ?::numeric[], ?::numeric[], ?::numeric[])`,
-    [t("lot_closures"), bare(transactionIds), portfolioIds, securityIds, sides, lotIds, dates, bare(quantities), bare(costs), bare(proceeds), bare(pnl)],
+    [t("lot_closures"), bare(transactionIds), portfolioIds, securityIds, bare(sides), lotIds, dates, bare(quantities), bare(costs), bare(proceeds), bare(pnl)],
   );
 }
 

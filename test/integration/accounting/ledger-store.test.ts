@@ -126,4 +126,29 @@ describe("accounting adapters: the ledger store", function () {
       expect(row.collation_name, `${row.table_name}.${row.column_name}`).to.equal(expected);
     }
   });
+
+  it("stores source ids with quotes and backslashes as sent, through named statements of every write shape", async () => {
+    // db.prepared names the statements as the service does (a no-op on the embedded server); the batches below write
+    // different sets of CTEs, each later one reading the rows and lots the earlier ones stored.
+    const named = createLedgerStore(db.knex, "accounting", db.prepared);
+    const [p, s] = [id24(), id24()];
+    const odd = [`q"${p}`, `b\\${p}`, `q"b\\${p}`];
+    const first = await postTransactions({ withLedgerSession: named }, [
+      item(p, null, odd[0], "DEP", "1000", "1"),
+      item(p, s, odd[1], "BUY", "10", "5"),
+      item(p, s, odd[2], "BUY", "10", "6"),
+    ]);
+    expect(first.items.map((i) => i.ok)).to.deep.equal([true, true, true]);
+    for (let round = 0; round < 3; round++) {
+      // Half the first lot, the rest of it, then half the second: lot updates, a delete and realizations.
+      const sold = await postTransactions({ withLedgerSession: named }, [item(p, s, `sell-${round}-${p}`, "SELL", "5", "7")]);
+      expect(sold.items[0].ok, `round ${round}`).to.equal(true);
+    }
+    const again = await postTransactions({ withLedgerSession: named }, [item(p, null, odd[2], "DEP", "1", "1")]);
+    expect(again.items[0]).to.include({ ok: false, reason: "DUPLICATE_SOURCE_ID" });
+    const { rows } = await db.knex.raw("select source_id from accounting.transactions where portfolio_id = ? and source_id = any(?::text[]) order by id", [p, odd]);
+    expect(rows.map((r: { source_id: string }) => r.source_id)).to.deep.equal(odd);
+    const { rows: lots } = await db.knex.raw("select quantity::text from accounting.tax_lots where portfolio_id = ? order by seq", [p]);
+    expect(lots.map((r: { quantity: string }) => r.quantity)).to.deep.equal(["5.00000000"]);
+  });
 });
