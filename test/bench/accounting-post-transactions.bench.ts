@@ -13,7 +13,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { Client } from "pg";
@@ -21,6 +21,7 @@ import { createClients } from "../../clients/node";
 import { TransactionType, type TransactionInput } from "../../generated/tradeplane/accounting/v1/accounting";
 import { connectionSettings, createTestDatabase } from "../../services/platform/database";
 import { issueToken } from "../../services/platform/auth";
+import { backendCpuMs, backendCpuSpentMs, cpuMsOf } from "./support/process-cpu";
 import { startServiceProcess } from "./support/service-process";
 import { percentile, report } from "./support/report";
 
@@ -57,29 +58,6 @@ function makeBatch(tag: string, securities: string[]): TransactionInput[] {
     }
   }
   return items;
-}
-
-/** CPU time (user + system) a process has used so far, in ms, from /proc; 0 for a process that is gone. */
-function cpuMsOf(pid: number): number {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return 0;
-  }
-  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks.
-  const fields = stat.split(") ")[1]!.split(" ");
-  const ticksPerSecond = 100; // USER_HZ, which Linux fixes at 100 for /proc
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
-}
-
-/**
- * CPU of the Postgres backends serving the bench's own database (the service's pool), by backend pid. Readable
- * only when Postgres runs on this machine; the rates are noisy on a shared machine, CPU per batch much less so.
- */
-async function backendCpuMs(admin: Client, database: string): Promise<Map<number, number>> {
-  const { rows } = await admin.query(`select pid from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`, [database]);
-  return new Map((rows as { pid: number }[]).map((r) => [r.pid, cpuMsOf(r.pid)]));
 }
 
 /** Loads the rows with COPY (psql \copy) or, without psql, one unnest insert; returns rows/s and the method. */
@@ -200,9 +178,9 @@ async function main(): Promise<void> {
     const serviceCpuMsPerBatch = (cpuMsOf(running.child.pid!) - serviceCpuBefore) / measured.length;
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const clientCpuMsPerBatch = (clientCpu.user + clientCpu.system) / 1000 / measured.length;
-    let postgresCpuMs = 0;
-    if (admin) for (const [pid, cpuMs] of await backendCpuMs(admin, database)) postgresCpuMs += cpuMs - (backendsBefore.get(pid) ?? 0);
-    const postgresCpuMsPerBatch = admin ? postgresCpuMs / measured.length : null;
+    const postgresCpuMsPerBatch = admin
+      ? backendCpuSpentMs(backendsBefore, await backendCpuMs(admin, database)) / measured.length
+      : null;
     if (failed > 0) throw new Error(`${failed} items failed; the benchmark posts only valid rows`);
     const rows = measured.length * BATCH_SIZE;
     const grpcRowsPerSecond = rows / seconds;
