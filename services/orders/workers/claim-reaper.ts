@@ -6,6 +6,7 @@
 // order's own statement), and releasing twice is harmless, so a reaper that dies halfway simply repeats the step.
 import type { Knex } from "knex";
 import type { Logger } from "../../platform/logger";
+import { startPeriodic, type Periodic } from "../../platform/periodic";
 import type { AccountingPort } from "../domain/ports";
 
 /** Claims reaped per round. */
@@ -61,15 +62,12 @@ export function startClaimReaper(options: {
   logger: Logger;
 }): () => Promise<void> {
   const { knex, schema, accounting, logger } = options;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
 
-  async function reap(): Promise<void> {
+  async function reap(periodic: Periodic): Promise<void> {
     // The lease covers the release calls below; a reaper that dies leaves the claim to the next round after it.
     const claims = await takeAbandonedClaims(knex, schema, options.abandonAfterMs, options.abandonAfterMs, REAP_BATCH);
     for (const claim of claims) {
-      if (stopped) return;
+      if (periodic.stopped()) return;
       try {
         // Accounting keys holds by order id; NOT_FOUND (the submit died before reserving) is nothing to release.
         if (claim.held_amount !== null) await accounting.release(claim.order_id, claim.portfolio_id);
@@ -85,19 +83,10 @@ export function startClaimReaper(options: {
     }
   }
 
-  const loop = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = reap()
-        .catch((error: unknown) => logger.warn("claim reaper round failed", { err: error }))
-        .finally(loop);
-    }, options.intervalMs);
-  };
-  loop();
-
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await running;
-  };
+  const periodic = startPeriodic({
+    intervalMs: options.intervalMs,
+    round: reap,
+    onError: (error) => logger.warn("claim reaper round failed", { err: error }),
+  });
+  return () => periodic.stop();
 }

@@ -4,6 +4,7 @@
 // sweep racing the execution worker or a cancel harmless.
 import type { Knex } from "knex";
 import type { Logger } from "../../platform/logger";
+import { startPeriodic, type Periodic } from "../../platform/periodic";
 import { expiredOrderIds, workingOrderIds } from "../adapters/order-store";
 import { executeOrder, type ExecuteOrderDeps } from "../domain/execute-order";
 
@@ -21,26 +22,24 @@ export function startOrderSweeper(options: {
   symbolsOfWorkingOrders: () => Promise<string[]>;
 }): () => Promise<void> {
   const { knex, schema, deps, logger } = options;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> = Promise.resolve();
 
-  async function sweep(): Promise<void> {
+  async function sweep(periodic: Periodic): Promise<void> {
+    const stopped = () => periodic.stopped();
     const expired = await expiredOrderIds(knex, schema, deps.clock.now(), SWEEP_BATCH);
     for (const orderId of expired) {
-      if (stopped) return;
+      if (stopped()) return;
       await executeOrder(deps, orderId).catch((error: unknown) =>
         logger.warn("sweep could not expire an order; the next sweep retries", { orderId, err: error }),
       );
     }
     // Working orders, one market lookup per symbol.
     for (const symbol of await options.symbolsOfWorkingOrders()) {
-      if (stopped) return;
+      if (stopped()) return;
       try {
         const market = await deps.marketData.snapshot({ symbol });
         if (market === null) continue;
         for (const orderId of await workingOrderIds(knex, schema, [symbol], SWEEP_BATCH)) {
-          if (stopped) return;
+          if (stopped()) return;
           await executeOrder(deps, orderId, market);
         }
       } catch (error) {
@@ -49,21 +48,12 @@ export function startOrderSweeper(options: {
     }
   }
 
-  const loop = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      running = sweep()
-        .catch((error: unknown) => logger.warn("order sweep failed", { err: error }))
-        .finally(loop);
-    }, options.intervalMs);
-  };
-  loop();
-
-  return async () => {
-    stopped = true;
-    clearTimeout(timer);
-    await running;
-  };
+  const periodic = startPeriodic({
+    intervalMs: options.intervalMs,
+    round: sweep,
+    onError: (error) => logger.warn("order sweep failed", { err: error }),
+  });
+  return () => periodic.stop();
 }
 
 /** Distinct symbols with working orders (NEW or PARTIALLY_FILLED). */

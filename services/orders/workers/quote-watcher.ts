@@ -7,6 +7,7 @@ import type { Quote } from "../../../generated/tradeplane/marketdata/v1/market_d
 import type { MarketDataServiceDefinition } from "../../../generated/tradeplane/marketdata/v1/market_data_service";
 import type { TradeplaneClient } from "../../../clients/node";
 import type { Logger } from "../../platform/logger";
+import { startPeriodic } from "../../platform/periodic";
 import { workingOrderIds } from "../adapters/order-store";
 import { executeOrder, type ExecuteOrderDeps } from "../domain/execute-order";
 import type { QuoteInfo } from "../domain/market-snapshot";
@@ -108,23 +109,16 @@ export function startQuoteWatcher(options: {
     watch(symbols);
   }
 
-  let timer: NodeJS.Timeout | undefined;
-  let refreshing: Promise<void> = Promise.resolve();
-  const loop = (): void => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      refreshing = refresh()
-        .catch((error: unknown) => logger.warn("quote watcher refresh failed", { err: error }))
-        .finally(loop);
-    }, options.refreshMs);
-  };
-  loop();
+  const refreshing = startPeriodic({
+    intervalMs: options.refreshMs,
+    round: refresh,
+    onError: (error) => logger.warn("quote watcher refresh failed", { err: error }),
+  });
 
   return async () => {
     stopped = true;
-    clearTimeout(timer);
     stream?.abort();
-    await refreshing;
+    await refreshing.stop();
     await streaming;
   };
 }

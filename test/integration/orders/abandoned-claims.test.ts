@@ -8,19 +8,11 @@ import { OrderStatus, OrderType, TimeInForce } from "../../../generated/tradepla
 import { register as registerAccounting } from "../../../services/accounting/main";
 import { register as registerOrders } from "../../../services/orders/main";
 import { connectionSettings } from "../../../services/platform/database";
+import { eventually } from "../../support/eventually";
 import { startSystem, type TestSystem } from "../../support/system";
 import { FakeMarket } from "./fake-market-data";
 
 const id24 = (prefix: string) => (prefix + randomBytes(12).toString("hex")).slice(0, 24);
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe("orders: holds of abandoned submits", function () {
   this.timeout(60_000);

@@ -15,6 +15,7 @@ import { register as registerAccounting } from "../../../services/accounting/mai
 import { register as registerOrders } from "../../../services/orders/main";
 import { Client as PgClient } from "pg";
 import { connectionSettings } from "../../../services/platform/database";
+import { eventually } from "../../support/eventually";
 import { startSystem, type TestSystem } from "../../support/system";
 import { FakeMarket } from "./fake-market-data";
 
@@ -28,15 +29,6 @@ async function statusOf(call: Promise<unknown>): Promise<{ code: Status; details
     throw error;
   }
   throw new Error("expected the call to fail");
-}
-
-async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("OrderService against a running orders + accounting system", function () {
