@@ -1,24 +1,15 @@
 // Orders, the per-portfolio event log and the outbox in Postgres (knex + pg; the same code runs on the embedded
-// server). Every write is one short transaction; SQL is written out so the reader sees what runs.
+// server). Writes that arrive while one is running are gathered and go as one statement (order-writes.ts); reads by
+// id are gathered the same way. SQL is written out so the reader sees what runs.
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import type { Database } from "../../platform/database";
 import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/batcher";
-import type { OutgoingMessage } from "../../platform/messaging";
-import { OUTBOX_TABLE } from "../../platform/outbox";
-import { injectTraceContext } from "../../platform/telemetry";
 import { type Order, type OrderEvent, type OrderReason, type OrderStatus } from "../domain/order";
 import { fillIdOf, isTerminal } from "../domain/order-state-machine";
 import { invalidField } from "../domain/order-error";
 import type { EventWithOrder, OrderStore } from "../domain/ports";
-import { executeMessage, transitionMessages } from "./order-messages";
-
-/** One order's move from `expectedVersion` to `next`, with the events that describe it. */
-interface TransitionRequest {
-  expectedVersion: number;
-  next: Order;
-  events: readonly OrderEvent[];
-}
+import { createOrderWrites, type NewOrder, type TransitionRequest } from "./order-writes";
 
 /** Options of the Postgres order store. */
 export interface PgOrderStoreOptions {
@@ -37,170 +28,16 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const kick = () => options.onOutboxCommitted?.();
   const prepared = options.prepared ?? (() => ({}));
 
-  // Every write is ONE statement (data-modifying CTEs), sent outside any explicit transaction: a statement is atomic
-  // on its own, so the order rows, their events, the key completions and the outbox rows commit together, in one
-  // round trip. That matters twice: each round trip costs a scheduling slice of this busy process, and a portfolio's
-  // seq counter row, whose lock serialises every writer of that portfolio, is held only for the statement and its
-  // commit. Writes that arrive while one is running share the next statement (platform/batcher.ts).
-  //
-  // The later CTEs read the first one's RETURNING, so they write nothing for an order whose insert (or version check)
-  // did not apply. The counter upserts lock the portfolios' rows until commit, in portfolio order: seqs are
-  // contiguous and in commit order. The outbox insert is the platform's `enqueue` statement (same columns, ids in
-  // message order) inlined here, because a second statement would need a transaction around both; each message
-  // carries the trace context of the request (or of the consumed message) to its consumer.
-  const eventColumns = `portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id,
-    fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at`;
-
-  function eventBindings(events: readonly OrderEvent[]): unknown[] {
-    return [
-      events.map((e) => e.portfolioId),
-      events.map((e) => e.orderId),
-      events.map((e) => e.orderVersion),
-      events.map((e) => e.fromStatus),
-      events.map((e) => e.toStatus),
-      events.map((e) => e.reason),
-      events.map((e) => e.fill?.fillId ?? null),
-      events.map((e) => e.fill?.quantity.toFixed() ?? null),
-      events.map((e) => e.fill?.price.toFixed() ?? null),
-      events.map((e) => e.filledQuantityAfter.toFixed()),
-      events.map((e) => e.filledAmountAfter.toFixed()),
-      events.map((e) => e.occurredAt.toISOString()),
-    ];
-  }
-
-  /**
-   * The CTEs both writes end with: the events of the orders in `applied` (a CTE of the ids that were written) get
-   * the next seqs of their portfolios, contiguous and in input order (counter rows taken in portfolio order), and
-   * their outbox rows are inserted in message order. Bindings: `logAndOutboxBindings`.
-   */
-  const eventLogAndOutbox = (applied: string) => `ev as (
-         select u.* from unnest(?::text[], ?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::uuid[], ?::numeric[],
-           ?::numeric[], ?::numeric[], ?::numeric[], ?::timestamptz[])
-           with ordinality as u(portfolio_id, order_id, order_version, from_status, to_status, reason, fill_id,
-             fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at, n)
-         where u.order_id in (select id from ${applied})
-       ), seq as (
-         insert into ?? as s (portfolio_id, last_seq)
-         select portfolio_id, count(*) from ev group by portfolio_id order by portfolio_id
-         on conflict (portfolio_id) do update set last_seq = s.last_seq + excluded.last_seq
-         returning portfolio_id, last_seq
-       ), numbered as (
-         select ev.*, s.last_seq - count(*) over (partition by ev.portfolio_id)
-           + row_number() over (partition by ev.portfolio_id order by ev.n) as seq
-         from ev join seq s on s.portfolio_id = ev.portfolio_id
-       ), events as (
-         insert into ?? (${eventColumns})
-         select portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id, fill_quantity,
-           fill_price, filled_quantity_after, filled_amount_after, occurred_at
-         from numbered
-       ), outbox as (
-         insert into ?? (message_id, routing_key, body, headers, schema_version)
-         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
-         from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
-           with ordinality as m(order_id, message_id, routing_key, body, headers, schema_version, n)
-         where m.order_id in (select id from ${applied})
-         order by m.n
-       )`;
-
-  function logAndOutboxBindings(events: readonly OrderEvent[], messages: readonly { orderId: string; message: OutgoingMessage }[]): unknown[] {
-    const trace = injectTraceContext();
-    return [
-      ...eventBindings(events),
-      t("portfolio_seqs"),
-      t("order_events"),
-      t(OUTBOX_TABLE),
-      messages.map((m) => m.orderId),
-      messages.map((m) => m.message.messageId),
-      messages.map((m) => m.message.routingKey),
-      messages.map((m) => m.message.body),
-      messages.map((m) => JSON.stringify({ ...trace, ...m.message.headers })),
-      messages.map((m) => m.message.schemaVersion),
-    ];
-  }
+  const { writeOrders, writeTransitions } = createOrderWrites({ knex, schema, prepared, kick });
 
   // New orders go in batches like transitions: the submits that arrive while one batch commits are written by the
   // next, each order with its first event, its key's completion and its execute message, in one statement. An order
   // id that is already stored (an earlier attempt committed) writes nothing and is answered from the store.
-  const creations = createBatcher<{ order: Order; event: OrderEvent }, Settled<boolean>>({
+  const creations = createBatcher<NewOrder, Settled<boolean>>({
     maxBatch: 200,
     maxInFlight: 1,
     run: (batch) => writeEachKeyOnce(batch, (item) => item.order.id, writeOrders),
   });
-
-  /** Writes new orders; true for each order this statement stored, false for one whose id was already stored. */
-  async function writeOrders(items: readonly { order: Order; event: OrderEvent }[]): Promise<boolean[]> {
-    const orders = items.map((item) => item.order);
-    const column = <T>(value: (order: Order) => T) => orders.map(value);
-    const result = await raw<{ rows: { id: string }[] }>(
-      knex,
-      `with input as (
-         select * from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[],
-           ?::numeric[], ?::numeric[], ?::numeric[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::bool[],
-           ?::numeric[], ?::numeric[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::timestamptz[], ?::text[],
-           ?::text[], ?::timestamptz[], ?::timestamptz[], ?::timestamptz[])
-           with ordinality as i(id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
-             limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
-             market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
-             expires_at, idempotency_key, last_reason, created_at, updated_at, done_at, n)
-       ), created as (
-         insert into ?? (id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
-           limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
-           market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
-           expires_at, idempotency_key, last_reason, created_at, updated_at, done_at)
-         select id, portfolio_id, symbol, security_id, side, type, time_in_force, quantity, notional,
-           limit_price, stop_price, status, version, filled_quantity, filled_amount, stop_triggered,
-           market_price_at_submission, lot_size, currency, reservation_id, reservation_asset, reserved_amount,
-           expires_at, idempotency_key, last_reason, created_at, updated_at, done_at
-         from input order by n
-         on conflict (id) do nothing
-         returning id, portfolio_id, idempotency_key
-       ), completed as (
-         update ?? k set completed_at = now() from created c
-         where k.portfolio_id = c.portfolio_id and k.idempotency_key = c.idempotency_key and k.order_id = c.id
-       ), ${eventLogAndOutbox("created")}
-       select id::text from created`,
-      [
-        column((o) => o.id),
-        column((o) => o.portfolioId),
-        column((o) => o.symbol),
-        column((o) => o.securityId),
-        column((o) => o.side),
-        column((o) => o.type),
-        column((o) => o.timeInForce),
-        column((o) => o.quantity?.toFixed() ?? null),
-        column((o) => o.notional?.toFixed() ?? null),
-        column((o) => o.limitPrice?.toFixed() ?? null),
-        column((o) => o.stopPrice?.toFixed() ?? null),
-        column((o) => o.status),
-        column((o) => o.version),
-        column((o) => o.filledQuantity.toFixed()),
-        column((o) => o.filledAmount.toFixed()),
-        column((o) => o.stopTriggered),
-        column((o) => o.marketPriceAtSubmission.toFixed()),
-        column((o) => o.lotSize.toFixed()),
-        column((o) => o.currency),
-        column((o) => o.reservation.id),
-        column((o) => o.reservation.asset),
-        column((o) => o.reservation.amount.toFixed()),
-        column((o) => o.expiresAt?.toISOString() ?? null),
-        column((o) => o.idempotencyKey),
-        column((o) => o.lastReason),
-        column((o) => o.createdAt.toISOString()),
-        column((o) => o.updatedAt.toISOString()),
-        column((o) => o.doneAt?.toISOString() ?? null),
-        t("orders"),
-        t("idempotency_keys"),
-        ...logAndOutboxBindings(
-          items.map((item) => item.event),
-          orders.map((order) => ({ orderId: order.id, message: executeMessage(order) })),
-        ),
-      ],
-      prepared("create_orders"),
-    );
-    const stored = new Set(result.rows.map((row) => row.id));
-    if (stored.size > 0) kick();
-    return orders.map((order) => stored.has(order.id.toLowerCase()));
-  }
 
   // Transitions go in batches too: the execution worker, the quote watcher, the sweeper and cancels all write through
   // here, and the transitions that arrive while one batch commits are written by the next, in one statement. Each
@@ -213,53 +50,6 @@ export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
     maxInFlight: 1,
     run: (batch) => writeEachKeyOnce(batch, (request) => request.next.id, writeTransitions),
   });
-
-  async function writeTransitions(requests: readonly TransitionRequest[]): Promise<(OrderEvent[] | null)[]> {
-    const events = requests.flatMap((r) => r.events);
-    const messages = requests.flatMap((r) => transitionMessages(r.next, r.events).map((message) => ({ orderId: r.next.id, message })));
-    const result = await raw<{ rows: { order_id: string; seq: string }[] }>(
-      knex,
-      `with input as (
-         select * from unnest(?::uuid[], ?::int[], ?::text[], ?::int[], ?::numeric[], ?::numeric[], ?::bool[], ?::text[],
-           ?::timestamptz[], ?::timestamptz[])
-           as i(id, expected_version, status, version, filled_quantity, filled_amount, stop_triggered, last_reason,
-             updated_at, done_at)
-       ), moved as (
-         update ?? o set status = i.status, version = i.version, filled_quantity = i.filled_quantity,
-           filled_amount = i.filled_amount, stop_triggered = i.stop_triggered, last_reason = i.last_reason,
-           updated_at = i.updated_at, done_at = i.done_at
-         from input i where o.id = i.id and o.version = i.expected_version
-         returning o.id
-       ), ${eventLogAndOutbox("moved")}
-       select order_id::text, seq::text from numbered order by n`,
-      [
-        requests.map((r) => r.next.id),
-        requests.map((r) => r.expectedVersion),
-        requests.map((r) => r.next.status),
-        requests.map((r) => r.next.version),
-        requests.map((r) => r.next.filledQuantity.toFixed()),
-        requests.map((r) => r.next.filledAmount.toFixed()),
-        requests.map((r) => r.next.stopTriggered),
-        requests.map((r) => r.next.lastReason),
-        requests.map((r) => r.next.updatedAt.toISOString()),
-        requests.map((r) => r.next.doneAt?.toISOString() ?? null),
-        t("orders"),
-        ...logAndOutboxBindings(events, messages),
-      ],
-      prepared("transition_orders"),
-    );
-    const seqs = new Map<string, number[]>();
-    for (const row of result.rows) {
-      const list = seqs.get(row.order_id) ?? [];
-      list.push(Number(row.seq));
-      seqs.set(row.order_id, list);
-    }
-    if (seqs.size > 0) kick();
-    return requests.map((r) => {
-      const written = seqs.get(r.next.id);
-      return written === undefined ? null : r.events.map((event, i) => ({ ...event, seq: written[i] }));
-    });
-  }
 
   // Reads by id go in batches: the execution worker reads every order it is handed, and under load the reads that
   // arrive while one is running share the next statement (`id = any(...)`) instead of a round trip each. A read
