@@ -37,7 +37,9 @@ const THROUGHPUT_CONCURRENCY = 128;
 // ORDERS_BENCH_RATE explores other rates (e.g. the latency floor at a light load); the targets are set at 500/s.
 const LATENCY_RATE_PER_S = Number(process.env.ORDERS_BENCH_RATE ?? 500);
 const LATENCY_SECONDS = 10;
-const LATENCY_PORTFOLIOS = 200;
+// Enough portfolios that one order outstanding per portfolio still lets the phase submit at its rate while orders
+// take up to a couple of seconds to settle (a portfolio with an order outstanding is skipped, see below).
+const LATENCY_PORTFOLIOS = 1000;
 
 const id24 = (prefix: string): string => (prefix + randomBytes(12).toString("hex")).slice(0, 24);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -96,8 +98,12 @@ async function main(): Promise<void> {
 
   try {
     const portfolios = Array.from({ length: THROUGHPUT_PORTFOLIOS + LATENCY_PORTFOLIOS }, () => id24("pb"));
-    for (const portfolioId of portfolios) {
-      await clients.accounting.deposit({ portfolioId, amount: "1000000", idempotencyKey: `fund-${portfolioId}` });
+    for (let i = 0; i < portfolios.length; i += 50) {
+      await Promise.all(
+        portfolios
+          .slice(i, i + 50)
+          .map((portfolioId) => clients.accounting.deposit({ portfolioId, amount: "1000000", idempotencyKey: `fund-${portfolioId}` })),
+      );
     }
 
     // Warm-up: connections, prepared plans, queues.
