@@ -106,6 +106,8 @@ export interface OutboxRelay {
 }
 
 const RETRY_BASE_MS = 200;
+/** Rounds whose confirms may be outstanding at once. */
+const MAX_ROUNDS_IN_FLIGHT = 4;
 // The lease outlives the publish timeout by this much, so a slow round is never re-claimed by another relay.
 const LEASE_MARGIN_MS = 30_000;
 const MAX_ERROR_LENGTH = 2_000;
@@ -148,9 +150,14 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let nextPruneAt = Date.now() + pruneIntervalMs;
   let replayPending = (options.replayWindowMs ?? 0) > 0;
 
-  async function relayRound(): Promise<{ claimed: number; failed: number }> {
-    const rows = await claim(knex, table, batchSize, leaseMs);
-    if (rows.length === 0) return { claimed: 0, failed: 0 };
+  // Rounds overlap: once a round's rows are claimed and their publishes started, the next round may claim the rows
+  // committed meanwhile while the first still waits for its confirms (a quorum queue confirms after its log is
+  // flushed, ~25 ms on a slow disk). Publishes still start in id order on the broker's channel, rounds never claim
+  // the same row (the lease), and a round's outcomes are marked when its confirms are in.
+  let roundsInFlight = 0;
+  const finishing = new Set<Promise<void>>();
+
+  async function publishRound(rows: ClaimedRow[]): Promise<void> {
     // Publishing starts in id order; the broker keeps that order on its channel while confirms are outstanding.
     const outcomes = await Promise.allSettled(
       rows.map((row) => broker.publish(toMessage(row), { timeoutMs: options.publishTimeoutMs })),
@@ -176,7 +183,23 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         error: failures[0].error,
       });
     }
-    return { claimed: rows.length, failed: failures.length };
+  }
+
+  /** Claims due rows and starts publishing them; resolves with how many it claimed, before their confirms. */
+  async function startRound(): Promise<number> {
+    const rows = await claim(knex, table, batchSize, leaseMs);
+    if (rows.length === 0) return 0;
+    roundsInFlight++;
+    const round: Promise<void> = publishRound(rows)
+      // A round that fails to mark its outcome leaves its rows leased: they are published again after the lease.
+      .catch((error: unknown) => logger?.warn("outbox relay round failed", { schema, error }))
+      .finally(() => {
+        roundsInFlight--;
+        finishing.delete(round);
+        wake?.();
+      });
+    finishing.add(round);
+    return rows.length;
   }
 
   async function pruneIfDue(): Promise<void> {
@@ -201,7 +224,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const running = (async () => {
     while (!stopped) {
       kicked = false;
-      // A full, fully published batch means more rows are probably waiting: go again without sleeping.
+      // A full batch means more rows are probably waiting: go again without sleeping.
       let moreWaiting = false;
       try {
         if (replayPending) {
@@ -209,15 +232,18 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           replayPending = false;
           if (replayed > 0) logger?.info("outbox replays recently published messages", { schema, replayed });
         }
-        const round = await relayRound();
-        moreWaiting = round.claimed === batchSize && round.failed === 0;
+        if (roundsInFlight < MAX_ROUNDS_IN_FLIGHT) {
+          moreWaiting = (await startRound()) === batchSize;
+        }
         await pruneIfDue();
       } catch (error) {
         logger?.warn("outbox relay round failed", { schema, error });
       }
-      if (stopped || moreWaiting || kicked) continue;
-      await nap(pollIntervalMs);
+      if (stopped) break;
+      // With every round slot taken, wait for one to finish (it wakes the nap) before claiming more.
+      if (roundsInFlight >= MAX_ROUNDS_IN_FLIGHT || !(moreWaiting || kicked)) await nap(pollIntervalMs);
     }
+    await Promise.all(finishing);
   })();
 
   return {

@@ -100,9 +100,10 @@ describe("platform outbox over RabbitMQ", function () {
     consumer = await subscriber!.consume(spec, async (delivery) => {
       deliveries.set(delivery.messageId, (deliveries.get(delivery.messageId) ?? 0) + 1);
     });
-    // Two waves of 3,000 rows, each committed in one transaction. With batches of 25 the relay drains under two
-    // thousand rows a second (quorum-queue confirms wait for the disk), and rabbitmqctl closes a connection within
-    // about half a second, so each drop lands while the relay is still publishing its wave; the test checks it did.
+    // Two waves of 3,000 rows, each committed in one transaction. With batches of 10 (at most four rounds awaiting
+    // confirms) the relay drains under two thousand rows a second (quorum-queue confirms wait for the disk), and
+    // rabbitmqctl closes a connection within about half a second, so each drop lands while the relay is still
+    // publishing its wave; the test checks it did.
     const total = 6_000;
     const ids = Array.from({ length: total }, (_, i) => `${tag}-${i}`);
     const commitWave = (wave: readonly string[]) =>
@@ -120,7 +121,7 @@ describe("platform outbox over RabbitMQ", function () {
       knex: db!.knex,
       schema,
       broker: publisher!,
-      batchSize: 25,
+      batchSize: 10,
       pollIntervalMs: 50,
       // Short, so that publishes caught by an outage fail and are retried rather than wait out the reconnect.
       publishTimeoutMs: 100,
