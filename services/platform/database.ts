@@ -7,7 +7,7 @@ import { readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import knexFactory, { type Knex } from "knex";
 import { Client, type ClientConfig, type CustomTypesConfig, types as pgTypes } from "pg";
-import { isEmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres";
+import { isEmbeddedPostgresVersion, startEmbeddedPostgres } from "./embedded-postgres";
 import type { Logger } from "./logger";
 
 export interface DatabaseOptions {
@@ -91,14 +91,16 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     },
   });
 
+  let namedStatements: boolean;
   try {
     await inProcessTurn(`${url}|${schema}`, () => migrate(url, knex, schema, options.migrationsDir, options.logger));
+    const { rows } = await knex.raw<{ rows: { version: string }[] }>("select version() as version");
+    namedStatements = !isEmbeddedPostgresVersion(rows[0].version);
   } catch (error) {
     await knex.destroy();
     throw error;
   }
 
-  const namedStatements = !isEmbeddedPostgres(url);
   return {
     knex,
     schema,

@@ -19,7 +19,7 @@
 //   until a deadline expires. A socket that goes away while holding the lock gets a ROLLBACK, then the lock passes on.
 // - There is one session for everybody: `SET`, `search_path`, advisory locks and prepared-statement names are shared
 //   by all connections. Hence tradeplane schema-qualifies every table instead of relying on `search_path`, sets no
-//   session state, and prepares named statements only on a real server (`isEmbeddedPostgres`). LISTEN/NOTIFY is not forwarded, so nothing relies on it;
+//   session state, and prepares named statements only on a real server (`isEmbeddedPostgresVersion`). LISTEN/NOTIFY is not forwarded, so nothing relies on it;
 //   COPY ... FROM STDIN, query cancellation and TLS are not supported either.
 // A small pool per service (see openDatabase) is enough: the backend runs one statement at a time anyway.
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -44,20 +44,14 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-/** `host:port` of the embedded servers running in this process. */
-const embeddedAddresses = new Set<string>();
-
 /**
- * True when `url` points at an embedded server of this process. Its one shared session cannot keep named prepared
- * statements per connection, so callers prepare statements only on a real PostgreSQL (see database.ts).
+ * True when the server that answered `select version()` is this embedded one (PGlite reports itself there). Its one
+ * shared session cannot keep named prepared statements per connection, so callers prepare statements only on a real
+ * PostgreSQL (see database.ts). Asking the server, not remembering which URLs are embedded, also holds for a process
+ * that reaches an embedded server another process started (a benchmark's service process, say).
  */
-export function isEmbeddedPostgres(url: string): boolean {
-  try {
-    const { hostname, port } = new URL(url);
-    return embeddedAddresses.has(`${hostname}:${port}`);
-  } catch {
-    return false;
-  }
+export function isEmbeddedPostgresVersion(version: string): boolean {
+  return version.includes("PGlite");
 }
 
 /** Starts PGlite behind a Postgres wire-protocol listener on 127.0.0.1. */
@@ -88,8 +82,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     throw error;
   }
   const port = (server.address() as { port: number }).port;
-  const address = `127.0.0.1:${port}`;
-  embeddedAddresses.add(address);
   const runningDb = db;
   const runningServer = server;
 
@@ -105,7 +97,6 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
         await Promise.all([...sessions].map((session) => session.close()));
         await closed;
         await runningDb.close();
-        embeddedAddresses.delete(address);
         releaseLock();
       })();
       return stopping;

@@ -125,6 +125,17 @@ describe("platform database", function () {
         expect(await runs(replicas[0])).to.deep.equal(["0001-create-runs", "0002-second"]);
       });
 
+      it("prepares named statements on a real server only, and runs them", async () => {
+        const db = await openService("svc_prepared");
+        const options = db.prepared("echo");
+        expect(options).to.deep.equal(backend.name === "real Postgres" ? { name: "svc_prepared.echo" } : {});
+        // The same named statement twice on one pool: prepared once per connection, then reused.
+        for (const value of ["a", "b"]) {
+          const { rows } = await db.knex.raw<{ rows: { v: string }[] }>("select ?::text as v", [value]).options(options);
+          expect(rows[0].v).to.equal(value);
+        }
+      });
+
       it("returns NUMERIC and BIGINT as exact strings, DATE as text and TIMESTAMPTZ as a Date", async () => {
         const db = await openService("svc_types");
         const [row] = (
