@@ -1,6 +1,7 @@
 // Orders end to end: SubmitOrder → outbox → RabbitMQ → execution worker → fill event → accounting's position worker,
-// with the order service, accounting and a market data peer in one process on the configured backends (real
-// Postgres and RabbitMQ when DATABASE_URL and AMQP_URL are set, as in CI).
+// with the order service, accounting and a fixed-quote market data peer in one service process of their own (the
+// load generator and the observer run here, as any real caller would) on the configured backends (real Postgres and
+// RabbitMQ when DATABASE_URL and AMQP_URL are set, as in CI).
 //
 // Baseline measured in the same run: `pgbench -N` (the simple-update TPC-B variant) on the same Postgres server.
 // Targets (issue 5):
@@ -18,16 +19,13 @@ import { randomBytes } from "node:crypto";
 import { createClients } from "../../clients/node";
 import { Side } from "../../generated/tradeplane/common/v1/common";
 import { OrderType, TimeInForce } from "../../generated/tradeplane/orders/v1/orders";
-import { register as registerAccounting } from "../../services/accounting/main";
-import { register as registerOrders } from "../../services/orders/main";
 import { Client as PgClient } from "pg";
+import { issueToken } from "../../services/platform/auth";
 import { connectionSettings, createTestDatabase } from "../../services/platform/database";
-import { createLogger } from "../../services/platform/logger";
-import { startServices } from "../../services/platform/runtime";
-import { FakeMarket } from "../integration/orders/fake-market-data";
 import { createIsolatedVhost } from "../chaos/isolated-vhost";
 import { backendCpuMs, backendCpuSpentMs, brokerPids, cpuMsOf } from "./support/process-cpu";
 import { percentile, report } from "./support/report";
+import { startServiceProcess, type FakeMarketSpec } from "./support/service-process";
 
 const SECRET = "bench-secret-0123456789abcdef0123456789";
 const SYMBOLS = 20;
@@ -70,13 +68,15 @@ async function main(): Promise<void> {
   const db = await createTestDatabase();
   // Its own vhost, so other runs on the broker cannot consume this run's messages.
   const vhost = process.env.AMQP_URL ? createIsolatedVhost(process.env.AMQP_URL, "bench") : null;
-  const market = new FakeMarket();
   const symbols = Array.from({ length: SYMBOLS }, (_, i) => `B${i}${randomBytes(2).toString("hex").toUpperCase()}`);
   const securities = new Map(symbols.map((s) => [s, id24(`sb${s}`)]));
-  for (const symbol of symbols) {
-    market.addInstrument(symbol, securities.get(symbol)!);
-    market.setQuote(symbol, { bid: "99.95", ask: "100.05", last: "100" });
-  }
+  const market: FakeMarketSpec[] = symbols.map((symbol) => ({
+    symbol,
+    securityId: securities.get(symbol)!,
+    bid: "99.95",
+    ask: "100.05",
+    last: "100",
+  }));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     GRPC_PORT: "0",
@@ -88,12 +88,17 @@ async function main(): Promise<void> {
     ORDERS_DB_POOL_MAX: "20",
     ACCOUNTING_DB_POOL_MAX: "20",
     RATE_LIMIT_PER_SECOND: "0",
+    BENCH_FAKE_MARKET: JSON.stringify(market),
   };
-  const running = await startServices([market.register(), registerAccounting, registerOrders], env, {
-    logger: createLogger({ name: "bench", level: "error" }),
-  });
-  const address = `127.0.0.1:${running.ports.grpc}`;
-  const token = await running.runtime.issueToken({ sub: "bench", roles: ["admin", "trader"], portfolios: ["*"] }, 3600);
+  // The services (orders, accounting, a fixed-quote market data peer) run in a process of their own, as they would
+  // for any real caller; this process is only the load generator and the observer.
+  const running = await startServiceProcess(["accounting", "orders"], env);
+  const address = `127.0.0.1:${running.grpcPort}`;
+  const token = await issueToken(
+    { secret: SECRET, issuer: "tradeplane", audience: "tradeplane" },
+    { sub: "bench", roles: ["admin", "trader"], portfolios: ["*"] },
+    3600,
+  );
   const clients = createClients({ address, token, deadlineMs: 30_000 });
 
   try {
@@ -116,11 +121,11 @@ async function main(): Promise<void> {
 
     // Throughput: a fixed number of orders at a fixed concurrency; done when every fill is booked by accounting.
     const expected = new Map<string, number>();
-    // How busy this process's event loop was: with every service in one process, a loop near 1.0 means the node
-    // process (not Postgres or RabbitMQ) is what limits the rate.
-    const throughputElu = performance.eventLoopUtilization();
-    // CPU time of this process per order: steadier than the rate on a shared machine, and what a change saves.
+    // CPU time per order of the service process (and of this load generator): steadier than the rate on a shared
+    // machine, and what a change saves. The service process's CPU over the phase's wall time says how close to one
+    // core (its event loop's limit) it ran.
     const throughputCpu = process.cpuUsage();
+    const serviceCpuBefore = cpuMsOf(running.child.pid!);
     // And what each order costs Postgres (this run's backends) and RabbitMQ: the whole system's work per order.
     const observerDb = new PgClient(connectionSettings(db.url));
     await observerDb.connect();
@@ -165,9 +170,11 @@ async function main(): Promise<void> {
       await sleep(100);
     }
     const settledMs = performance.now() - throughputStart;
-    const throughputLoopBusy = performance.eventLoopUtilization(throughputElu).utilization;
     const cpu = process.cpuUsage(throughputCpu);
-    const cpuMsPerOrder = (cpu.user + cpu.system) / 1000 / THROUGHPUT_ORDERS;
+    const loadGeneratorCpuMsPerOrder = (cpu.user + cpu.system) / 1000 / THROUGHPUT_ORDERS;
+    const serviceCpuMs = cpuMsOf(running.child.pid!) - serviceCpuBefore;
+    const cpuMsPerOrder = serviceCpuMs / THROUGHPUT_ORDERS;
+    const serviceCores = serviceCpuMs / settledMs;
     const postgresCpuMsPerOrder = backendCpuSpentMs(backendsBefore, await backendCpuMs(observerDb, database)) / THROUGHPUT_ORDERS;
     const brokerCpuMsPerOrder = (broker.reduce((sum, pid) => sum + cpuMsOf(pid), 0) - brokerBefore) / THROUGHPUT_ORDERS;
     await observerDb.end();
@@ -233,9 +240,11 @@ async function main(): Promise<void> {
     await observer.end();
     const achievedRate = ackMs.length / ((performance.now() - latencyStart) / 1000);
     const ms = (value: number) => value.toFixed(2);
+    // On the embedded backends the database runs inside this process, so its work counts as the load generator's.
     console.log(
-      `  CPU per order in the throughput phase: node ${ms(cpuMsPerOrder)} ms, Postgres ${ms(postgresCpuMsPerOrder)} ms, ` +
-        `RabbitMQ ${ms(brokerCpuMsPerOrder)} ms; node event loop busy ${throughputLoopBusy.toFixed(2)}; load average ${os.loadavg()[0].toFixed(2)}`,
+      `  CPU per order in the throughput phase: service process ${ms(cpuMsPerOrder)} ms, Postgres ${ms(postgresCpuMsPerOrder)} ms, ` +
+        `RabbitMQ ${ms(brokerCpuMsPerOrder)} ms, load generator ${ms(loadGeneratorCpuMsPerOrder)} ms; ` +
+        `service process at ${serviceCores.toFixed(2)} cores; load average ${os.loadavg()[0].toFixed(2)}`,
     );
 
     report({
@@ -250,14 +259,15 @@ async function main(): Promise<void> {
         { label: `submit → position p99 at ${LATENCY_RATE_PER_S}/s`, value: percentile(settleMs, 99), target: 25, kind: "max", unit: " ms" },
       ],
       measurements: {
-        backends: running.runtime.backends,
+        backends: { database: baseUrl === undefined ? "embedded" : "postgres", broker: vhost === null ? "memory" : "rabbitmq" },
         pgbenchNTps: baselineTps,
         throughputOrders: THROUGHPUT_ORDERS,
         submitPhaseMs: submittedMs,
         settledMs,
         ordersPerSecond,
-        throughputLoopBusy,
+        serviceCores,
         cpuMsPerOrder,
+        loadGeneratorCpuMsPerOrder,
         postgresCpuMsPerOrder,
         brokerCpuMsPerOrder,
         systemCpuMsPerOrder: cpuMsPerOrder + postgresCpuMsPerOrder + brokerCpuMsPerOrder,

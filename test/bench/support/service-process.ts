@@ -41,9 +41,29 @@ export function startServiceProcess(services: readonly ServiceName[], env: NodeJ
   });
 }
 
+/** What BENCH_FAKE_MARKET describes: instruments served by a fixed-quote market data peer in the service process. */
+export interface FakeMarketSpec {
+  symbol: string;
+  securityId: string;
+  bid: string;
+  ask: string;
+  last: string;
+}
+
 async function main(): Promise<void> {
   const names = process.argv.slice(2) as ServiceName[];
-  const running = await startServices(names.map(registrationOf), process.env, { logger: createLogger({ name: "bench-server", level: "error" }) });
+  const registrations = names.map(registrationOf);
+  // A bench that needs fixed quotes (the orders bench) runs the test market data peer beside the services.
+  if (process.env.BENCH_FAKE_MARKET) {
+    const { FakeMarket } = await import("../../integration/orders/fake-market-data");
+    const market = new FakeMarket();
+    for (const spec of JSON.parse(process.env.BENCH_FAKE_MARKET) as FakeMarketSpec[]) {
+      market.addInstrument(spec.symbol, spec.securityId);
+      market.setQuote(spec.symbol, { bid: spec.bid, ask: spec.ask, last: spec.last });
+    }
+    registrations.unshift(market.register());
+  }
+  const running = await startServices(registrations, process.env, { logger: createLogger({ name: "bench-server", level: "error" }) });
   process.stdout.write(JSON.stringify({ grpcPort: running.ports.grpc, httpPort: running.ports.http }) + "\n");
   process.once("SIGTERM", () => {
     void running.stop().then(() => process.exit(0));
