@@ -9,7 +9,7 @@ export const accountingConfigSpec = {
   importConcurrency: int({ env: "ACCOUNTING_IMPORT_CONCURRENCY", default: 2, min: 1, max: 16, description: "portfolio chunks of an import posted at once" }),
   maxImportRows: int({ env: "ACCOUNTING_MAX_IMPORT_ROWS", default: 1_000_000, min: 1, description: "rows one ImportTransactions call accepts" }),
   poolMax: int({ env: "ACCOUNTING_DB_POOL_MAX", default: 10, min: 1, max: 100, description: "database connections" }),
-  fillPrefetch: int({ env: "ACCOUNTING_FILL_PREFETCH", default: 64, min: 1, max: 1000, description: "fills the position worker holds at once" }),
+  fillPrefetch: int({ env: "ACCOUNTING_FILL_PREFETCH", default: 128, min: 1, max: 1000, description: "fills the position worker holds at once" }),
   fillDeliveryLimit: int({ env: "ACCOUNTING_FILL_DELIVERY_LIMIT", default: 5, min: 1, max: 100, description: "deliveries before a fill is dead-lettered" }),
   allocationOutputDir: str({ env: "ALLOCATION_OUTPUT_DIR", default: ".data/allocation", description: "where SendExecutions writes its files" }),
   allocationFileCleanup: bool({ env: "ALLOCATION_FILE_CLEANUP", default: false, description: "delete a sent file after its import" }),
