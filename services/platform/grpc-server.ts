@@ -805,29 +805,23 @@ export function createGrpcServer(options: GrpcServerOptions): TradeplaneServer {
   }
 
   function unaryMethodOf(path: string, implementation: MethodImplementation, application: boolean): UnaryMethod {
-    const authenticated = application && !isAuthExempt(path);
-    return {
-      path,
-      implementation,
-      metrics: rpcMetricsOf(path, false, false),
-      authenticator: authenticated ? options.authenticator : undefined,
-      limiter: authenticated ? limiter : undefined,
-      logger,
-      shutdownSignal: shutdownControl.shutdownSignal,
-    };
+    return { ...callMethodOf(path, implementation, application), metrics: rpcMetricsOf(path, false, false) };
   }
 
   function serverStreamMethodOf(path: string, implementation: MethodImplementation, application: boolean): ServerStreamMethod {
+    return { ...callMethodOf(path, implementation, application), metrics: rpcMetricsOf(path, false, true), shutdown: shutdownControl };
+  }
+
+  /** What unary and server-streaming calls share: auth and rate limit for application methods, logger, shutdown. */
+  function callMethodOf(path: string, implementation: MethodImplementation, application: boolean) {
     const authenticated = application && !isAuthExempt(path);
     return {
       path,
       implementation,
-      metrics: rpcMetricsOf(path, false, true),
       authenticator: authenticated ? options.authenticator : undefined,
       limiter: authenticated ? limiter : undefined,
       logger,
       shutdownSignal: shutdownControl.shutdownSignal,
-      shutdown: shutdownControl,
     };
   }
 

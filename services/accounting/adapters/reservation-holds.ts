@@ -4,7 +4,7 @@
 // function and its commit, never across network round trips.
 import type { Knex } from "knex";
 import type { Database } from "../../platform/database";
-import { createBatcher } from "../../platform/batcher";
+import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/batcher";
 import type { ReservationHolds } from "../domain/manage-reservations";
 import type { Reservation } from "../domain/reservation";
 import { dec } from "../domain/money";
@@ -19,8 +19,6 @@ const MAX_HOLD_BATCHES_IN_FLIGHT = 4;
 
 type HoldRow = ReservationSqlRow & { n: number; outcome: "CREATED" | "EXISTING" | "REFUSED"; available: string };
 type HoldOutcome = Awaited<ReturnType<ReservationHolds["hold"]>>;
-/** A hold's outcome, or the error that failed it alone. */
-type Settled = { ok: true; outcome: HoldOutcome } | { ok: false; error: unknown };
 
 /** Creates the ReservationHolds over one knex pool and schema. */
 export function createReservationHolds(knex: Knex, schema: string, prepared: Database["prepared"] = () => ({})): ReservationHolds {
@@ -48,46 +46,29 @@ export function createReservationHolds(knex: Knex, schema: string, prepared: Dat
     return outcomes;
   }
 
-  const hold = createBatcher<Reservation, Settled>({
+  /** The order id is unique across portfolios, whose locks differ: a statement that lost that race asks again and
+   * finds the winner (EXISTING). */
+  async function holdAllAfterRaces(proposed: readonly Reservation[]): Promise<HoldOutcome[]> {
+    try {
+      return await holdAll(proposed);
+    } catch (error) {
+      if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+      return holdAll(proposed);
+    }
+  }
+
+  // A batch that still fails is retried hold by hold (writeEachKeyOnce), so a bad hold fails alone.
+  const hold = createBatcher<Reservation, Settled<HoldOutcome>>({
     maxBatch: MAX_HOLDS_PER_BATCH,
     maxInFlight: MAX_HOLD_BATCHES_IN_FLIGHT,
-    async run(batch) {
-      try {
-        return (await holdAll(batch)).map((outcome) => ({ ok: true, outcome }));
-      } catch (error) {
-        // The order id is unique across portfolios, whose locks differ: a batch that lost that race asks again and
-        // finds the winner (EXISTING). Anything else is retried hold by hold, so a bad hold fails alone.
-        if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
-          try {
-            return (await holdAll(batch)).map((outcome) => ({ ok: true, outcome }));
-          } catch {
-            // fall through to one by one
-          }
-        }
-        if (batch.length === 1) return [{ ok: false, error }];
-        return Promise.all(
-          batch.map(async (proposed): Promise<Settled> => {
-            try {
-              return { ok: true, outcome: (await holdAll([proposed]))[0] };
-            } catch (single) {
-              if ((single as { code?: string }).code !== UNIQUE_VIOLATION) return { ok: false, error: single };
-              try {
-                return { ok: true, outcome: (await holdAll([proposed]))[0] };
-              } catch (again) {
-                return { ok: false, error: again };
-              }
-            }
-          }),
-        );
-      }
-    },
+    run: (batch) => writeEachKeyOnce(batch, (proposed) => proposed.orderId, holdAllAfterRaces),
   });
 
   return {
     async hold(proposed) {
       const settled = await hold(proposed);
       if (!settled.ok) throw settled.error;
-      return settled.outcome;
+      return settled.value;
     },
 
     async release(idOrOrderId, now) {

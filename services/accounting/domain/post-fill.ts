@@ -6,6 +6,7 @@ import { balanceKey } from "./ledger-state";
 import type { StoredTransaction, WithLedgerSession } from "./ledger-session";
 import { formatDecimal, roundToStoredScale } from "./money";
 import { postInSession, withConflictRetry } from "./post-transactions";
+import type { ValidTransaction } from "./validate-transaction";
 import { consumeReservation, releaseReservation, remainingOf, type Reservation } from "./reservation";
 
 /** What a fill did: posted now, or already posted by an earlier delivery of the same message. */
@@ -21,18 +22,7 @@ export type PostFillResult = { kind: "POSTED"; transaction: StoredTransaction } 
 export async function postFill(deps: { withLedgerSession: WithLedgerSession; now: () => Date }, fill: Fill): Promise<PostFillResult> {
   return withConflictRetry(deps.withLedgerSession, async (session) => {
     await session.lockPortfolios([fill.portfolioId]);
-    const posted = await postInSession(session, [
-      {
-        portfolioId: fill.portfolioId,
-        securityId: fill.securityId,
-        sourceId: fill.fillId,
-        type: fill.side,
-        quantity: fill.quantity,
-        price: fill.price,
-        fee: fill.fee,
-        transactionDate: utcDateString(fill.executedAt),
-      },
-    ]);
+    const posted = await postInSession(session, [transactionOf(fill)]);
     const outcome = posted.outcomes[0];
     if (outcome.kind === "DUPLICATE") return { kind: "ALREADY_POSTED", existingTransactionId: outcome.existingTransactionId };
     if (outcome.transaction.status !== "PROC") {
@@ -86,19 +76,7 @@ export async function postFill(deps: { withLedgerSession: WithLedgerSession; now
 export async function postFills(deps: { withLedgerSession: WithLedgerSession; now: () => Date }, fills: Fill[]): Promise<PostFillResult[]> {
   return withConflictRetry(deps.withLedgerSession, async (session) => {
     await session.lockPortfolios(fills.map((fill) => fill.portfolioId));
-    const posted = await postInSession(
-      session,
-      fills.map((fill) => ({
-        portfolioId: fill.portfolioId,
-        securityId: fill.securityId,
-        sourceId: fill.fillId,
-        type: fill.side,
-        quantity: fill.quantity,
-        price: fill.price,
-        fee: fill.fee,
-        transactionDate: utcDateString(fill.executedAt),
-      })),
-    );
+    const posted = await postInSession(session, fills.map(transactionOf));
     const heldKeys = fills.map((fill) => ({ portfolioId: fill.portfolioId, securityId: fill.side === "BUY" ? null : fill.securityId }));
     const found = await session.findReservations([...new Set(fills.map((fill) => fill.reservationId))]);
     const held = await session.openReservationTotals(heldKeys);
@@ -156,4 +134,18 @@ export async function postFills(deps: { withLedgerSession: WithLedgerSession; no
     });
     return results;
   });
+}
+
+/** The BUY or SELL transaction a fill books, its source id the fill id (so a redelivered fill is a duplicate). */
+function transactionOf(fill: Fill): ValidTransaction {
+  return {
+    portfolioId: fill.portfolioId,
+    securityId: fill.securityId,
+    sourceId: fill.fillId,
+    type: fill.side,
+    quantity: fill.quantity,
+    price: fill.price,
+    fee: fill.fee,
+    transactionDate: utcDateString(fill.executedAt),
+  };
 }

@@ -1,7 +1,7 @@
 // The position worker: consumes fill events and posts them to the ledger. Acknowledged only after the commit;
 // a malformed fill, or one the order path should never have produced (it would overdraw), goes straight to the
 // dead-letter queue; anything else (database down, lock timeout) is retried with the queue's delays.
-import { createBatcher } from "../../platform/batcher";
+import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/batcher";
 import type { Broker, Consumer, Delivery, QueueSpec } from "../../platform/messaging";
 import { PermanentMessageError } from "../../platform/messaging";
 import type { Logger } from "../../platform/logger";
@@ -54,28 +54,17 @@ function batchedPost(
   postFills: (fills: Fill[]) => Promise<PostFillResult[]>,
   maxBatch: number,
 ): (fill: Fill) => Promise<PostFillResult> {
-  type Settled = { ok: true; result: PostFillResult } | { ok: false; error: unknown };
-  const alone = (fill: Fill): Promise<Settled> =>
-    postFill(fill).then(
-      (result) => ({ ok: true, result }),
-      (error: unknown) => ({ ok: false, error }),
-    );
-  const post = createBatcher<Fill, Settled>({
+  const post = createBatcher<Fill, Settled<PostFillResult>>({
     maxBatch,
     maxInFlight: 2,
-    async run(fills) {
-      if (fills.length === 1) return [await alone(fills[0])];
-      try {
-        return (await postFills(fills)).map((result) => ({ ok: true, result }));
-      } catch {
-        return Promise.all(fills.map(alone));
-      }
-    },
+    // A fill id once per transaction (a redelivery waits for the next one, where it changes nothing).
+    run: (fills) =>
+      writeEachKeyOnce(fills, (fill) => fill.fillId, async (batch) => (batch.length === 1 ? [await postFill(batch[0])] : postFills(batch))),
   });
   return async (fill) => {
     const settled = await post(fill);
     if (!settled.ok) throw settled.error;
-    return settled.result;
+    return settled.value;
   };
 }
 
