@@ -1,6 +1,7 @@
 // Runs tradeplane services in a process of their own for a benchmark, so the load generator's encoding and
 // decoding is not charged to the server (as with any real caller). Usage:
 //   node --import tsx test/bench/support/service-process.ts accounting [orders ...]
+// (BENCH_SERVICE_NODE_ARGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the services.)
 // Reads its configuration from the environment, prints one JSON line {"grpcPort":…,"httpPort":…} once listening,
 // and stops gracefully on SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,7 +20,9 @@ export interface ServiceProcess {
 
 /** Starts the named services in a child process with `env` and resolves once they listen. */
 export function startServiceProcess(services: readonly ServiceName[], env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "service-process.ts"), ...services], {
+  // BENCH_SERVICE_NODE_ARGS passes node flags to the service process only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(__dirname, "service-process.ts"), ...services], {
     env,
     stdio: ["ignore", "pipe", "inherit"],
   });
