@@ -47,10 +47,8 @@ export async function register(runtime: Runtime): Promise<void> {
     knex,
     schema,
     prepared: db.prepared,
-    onOutboxCommitted: () => {
-      relay.kick();
-      changes.notify();
-    },
+    relay,
+    onOutboxCommitted: () => changes.notify(),
   });
   const keys = createPgIdempotencyKeys({ knex, schema, leaseMs: config.idempotencyLeaseMs, prepared: db.prepared });
   const marketDataClient = runtime.client(MarketDataServiceDefinition, "marketdata");

@@ -4,6 +4,7 @@
 import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import type { Database } from "../../platform/database";
+import type { OutboxRelay } from "../../platform/outbox";
 import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/batcher";
 import { type Order, type OrderEvent, type OrderReason, type OrderStatus } from "../domain/order";
 import { fillIdOf, isTerminal } from "../domain/order-state-machine";
@@ -15,7 +16,12 @@ import { createOrderWrites, type NewOrder, type TransitionRequest } from "./orde
 export interface PgOrderStoreOptions {
   knex: Knex;
   schema: string;
-  /** Called after a transaction that wrote outbox rows committed (kicks the relay). */
+  /**
+   * The outbox relay: a statement's outbox rows are inserted leased to this store and their messages handed to it
+   * right after the commit. Without one the rows are due at once and wait for a relay's polling.
+   */
+  relay?: Pick<OutboxRelay, "handOff" | "handOffLeaseMs">;
+  /** Called after a statement that wrote outbox rows committed. */
   onOutboxCommitted?: () => void;
   /** Prepared-statement options for the hot statements (`Database.prepared`); none when omitted. */
   prepared?: Database["prepared"];
@@ -25,10 +31,10 @@ export interface PgOrderStoreOptions {
 export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const { knex, schema } = options;
   const t = (name: string) => `${schema}.${name}`;
-  const kick = () => options.onOutboxCommitted?.();
+  const onCommitted = () => options.onOutboxCommitted?.();
   const prepared = options.prepared ?? (() => ({}));
 
-  const { writeOrders, writeTransitions } = createOrderWrites({ knex, schema, prepared, kick });
+  const { writeOrders, writeTransitions } = createOrderWrites({ knex, schema, prepared, relay: options.relay, onCommitted });
 
   // New orders go in batches like transitions: the submits that arrive while one batch commits are written by the
   // next, each order with its first event, its key's completion and its execute message, in one statement. An order

@@ -11,14 +11,22 @@
 // and in commit order, and two statements cannot deadlock on them. The outbox insert is the platform's `enqueue`
 // statement (same columns, ids in message order) inlined here, because a second statement would need a transaction
 // around both; each message carries the trace context of the request (or of the consumed message) to its consumer.
+// With a relay to hand them to, the rows are inserted leased to this writer, and their messages are handed to the
+// relay right after the commit (platform/outbox.ts, "Hand-off"): no claim statement, no relay round trip.
 // An order may appear only once per statement (the callers make sure of it: platform/batcher.ts, writeEachKeyOnce).
 import type { Knex } from "knex";
 import type { Database } from "../../platform/database";
 import type { OutgoingMessage } from "../../platform/messaging";
-import { OUTBOX_TABLE } from "../../platform/outbox";
+import { LEASED_UNTIL_SQL, OUTBOX_TABLE, type OutboxRelay } from "../../platform/outbox";
 import { injectTraceContext } from "../../platform/telemetry";
 import type { Order, OrderEvent } from "../domain/order";
 import { executeMessage, transitionMessages } from "./order-messages";
+
+/** An outbox message and the order whose write it belongs to. */
+interface OrderMessage {
+  orderId: string;
+  message: OutgoingMessage;
+}
 
 /** One order's move from `expectedVersion` to `next`, with the events that describe it. */
 export interface TransitionRequest {
@@ -44,10 +52,13 @@ export function createOrderWrites(options: {
   knex: Knex;
   schema: string;
   prepared: Database["prepared"];
-  /** Called after a statement that wrote outbox rows committed (kicks the relay). */
-  kick: () => void;
+  /** Handed the messages of a statement's outbox rows right after it committed; without it they wait for polling. */
+  relay?: Pick<OutboxRelay, "handOff" | "handOffLeaseMs">;
+  /** Called after a statement that wrote outbox rows committed. */
+  onCommitted: () => void;
 }): OrderWrites {
-  const { knex, prepared, kick } = options;
+  const { knex, prepared, relay, onCommitted } = options;
+  const leaseMs = relay?.handOffLeaseMs ?? 0;
   const t = (name: string) => `${options.schema}.${name}`;
   const eventColumns = `portfolio_id, seq, order_id, order_version, from_status, to_status, reason, fill_id,
     fill_quantity, fill_price, filled_quantity_after, filled_amount_after, occurred_at`;
@@ -95,32 +106,47 @@ export function createOrderWrites(options: {
            fill_price, filled_quantity_after, filled_amount_after, occurred_at
          from numbered
        ), outbox as (
-         insert into ?? (message_id, routing_key, body, headers, schema_version)
-         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version
+         insert into ?? (message_id, routing_key, body, headers, schema_version, next_attempt_at)
+         select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version, ${LEASED_UNTIL_SQL}
          from unnest(?::uuid[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
            with ordinality as m(order_id, message_id, routing_key, body, headers, schema_version, n)
          where m.order_id in (select id from ${applied})
          order by m.n
        )`;
 
-  function logAndOutboxBindings(events: readonly OrderEvent[], messages: readonly { orderId: string; message: OutgoingMessage }[]): unknown[] {
+  /** The messages as they are stored and published: each with the trace context of the request that wrote it. */
+  function traced(messages: readonly { orderId: string; message: OutgoingMessage }[]): OrderMessage[] {
     const trace = injectTraceContext();
+    return messages.map(({ orderId, message }) => ({ orderId, message: { ...message, headers: { ...trace, ...message.headers } } }));
+  }
+
+  function logAndOutboxBindings(events: readonly OrderEvent[], messages: readonly OrderMessage[]): unknown[] {
     return [
       ...eventBindings(events),
       t("portfolio_seqs"),
       t("order_events"),
       t(OUTBOX_TABLE),
+      leaseMs,
       messages.map((m) => m.orderId),
       messages.map((m) => m.message.messageId),
       messages.map((m) => m.message.routingKey),
       messages.map((m) => m.message.body),
-      messages.map((m) => JSON.stringify({ ...trace, ...m.message.headers })),
+      messages.map((m) => JSON.stringify(m.message.headers)),
       messages.map((m) => m.message.schemaVersion),
     ];
   }
 
+  /** After a statement committed: hands the messages of the orders it wrote to the relay, in their statement order. */
+  function committed(messages: readonly OrderMessage[], written: (orderId: string) => boolean): void {
+    const handed = messages.filter((m) => written(m.orderId.toLowerCase())).map((m) => m.message);
+    if (handed.length === 0) return;
+    relay?.handOff(handed);
+    onCommitted();
+  }
+
   async function writeOrders(items: readonly { order: Order; event: OrderEvent }[]): Promise<boolean[]> {
     const orders = items.map((item) => item.order);
+    const messages = traced(orders.map((order) => ({ orderId: order.id, message: executeMessage(order) })));
     const column = <T>(value: (order: Order) => T) => orders.map(value);
     const result = await raw<{ rows: { id: string }[] }>(
       knex,
@@ -183,19 +209,19 @@ export function createOrderWrites(options: {
         t("idempotency_keys"),
         ...logAndOutboxBindings(
           items.map((item) => item.event),
-          orders.map((order) => ({ orderId: order.id, message: executeMessage(order) })),
+          messages,
         ),
       ],
       prepared("create_orders"),
     );
     const stored = new Set(result.rows.map((row) => row.id));
-    if (stored.size > 0) kick();
+    committed(messages, (orderId) => stored.has(orderId));
     return orders.map((order) => stored.has(order.id.toLowerCase()));
   }
 
   async function writeTransitions(requests: readonly TransitionRequest[]): Promise<(OrderEvent[] | null)[]> {
     const events = requests.flatMap((r) => r.events);
-    const messages = requests.flatMap((r) => transitionMessages(r.next, r.events).map((message) => ({ orderId: r.next.id, message })));
+    const messages = traced(requests.flatMap((r) => transitionMessages(r.next, r.events).map((message) => ({ orderId: r.next.id, message }))));
     const result = await raw<{ rows: { order_id: string; seq: string }[] }>(
       knex,
       `with input as (
@@ -233,7 +259,7 @@ export function createOrderWrites(options: {
       list.push(Number(row.seq));
       seqs.set(row.order_id, list);
     }
-    if (seqs.size > 0) kick();
+    committed(messages, (orderId) => seqs.has(orderId));
     return requests.map((r) => {
       const written = seqs.get(r.next.id);
       return written === undefined ? null : r.events.map((event, i) => ({ ...event, seq: written[i] }));

@@ -143,6 +143,64 @@ describe("platform outbox", function () {
         expect(Date.now() - kickedAt).to.be.below(1_000);
       });
 
+      it("publishes handed-off messages at once and marks them, with no claim by the relay", async () => {
+        const schema = await freshSchema();
+        const { broker, published, attempts } = recordingBroker();
+        // Polling once a minute: only the hand-off can publish within this test.
+        const started = relay(schema, broker, { pollIntervalMs: 60_000 });
+        await new Promise((resolve) => setTimeout(resolve, 100)); // let the first, empty round finish
+        const handed = [message("h-1"), message("h-2", { headers: { traceparent: "00-abc-def-01" } })];
+        await db.knex.transaction((trx) => enqueue(trx, schema, handed, { leasedForMs: started.handOffLeaseMs }));
+        started.handOff(handed);
+
+        await waitFor(async () => (await rows(schema)).every((row) => row.published_at !== null), 5_000, "marks");
+        expect(published.map((m) => m.messageId)).to.deep.equal(["h-1", "h-2"]);
+        expect(published[1].headers).to.deep.equal({ traceparent: "00-abc-def-01" });
+        expect([...attempts.values()]).to.deep.equal([1, 1]);
+        const stored = await rows(schema);
+        expect(stored.map((row) => [row.message_id, row.attempts, row.last_error])).to.deep.equal([
+          ["h-1", 1, null],
+          ["h-2", 1, null],
+        ]);
+        // The relay's next rounds find nothing to publish again.
+        started.kick();
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(published).to.have.length(2);
+      });
+
+      it("leaves a refused hand-off to the relay's retries", async () => {
+        const schema = await freshSchema();
+        const { broker, published } = recordingBroker((m, attempt) => attempt === 1);
+        const started = relay(schema, broker);
+        const handed = [message("refused-once")];
+        await db.knex.transaction((trx) => enqueue(trx, schema, handed, { leasedForMs: started.handOffLeaseMs }));
+        started.handOff(handed);
+
+        await waitFor(() => published.length === 1, 10_000, "the relay's retry");
+        await waitFor(async () => (await rows(schema))[0].published_at !== null, 5_000, "the retried mark");
+        const [row] = await rows(schema);
+        // One attempt by the hand-off, one by the relay's claim.
+        expect([row.attempts, row.last_error]).to.deep.equal([2, null]);
+      });
+
+      it("publishes the rows of a writer that never handed them off once their lease runs out", async () => {
+        const schema = await freshSchema();
+        const { broker, published } = recordingBroker();
+        const started = relay(schema, broker, { handOffLeaseMs: 2_500 });
+        // The writer commits and dies before calling handOff.
+        await db.knex.transaction((trx) => enqueue(trx, schema, [message("orphan")], { leasedForMs: started.handOffLeaseMs }));
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        expect(published, "still leased to its writer").to.have.length(0);
+        await waitFor(() => published.length === 1, 5_000, "the publish after the lease");
+        expect(published[0].messageId).to.equal("orphan");
+      });
+
+      it("refuses a hand-off lease that does not outlast the publish timeout", () => {
+        expect(() => startOutboxRelay({ knex: db.knex, schema: "svc_outbox", broker: recordingBroker().broker, ...RELAY_DEFAULTS, handOffLeaseMs: 2_000 })).to.throw(
+          /handOffLeaseMs \(2000\) must exceed publishTimeoutMs \(2000\)/,
+        );
+      });
+
       it("records a failed publish and retries it with backoff until the broker confirms it", async () => {
         const schema = await freshSchema();
         await db.knex.transaction((trx) => enqueue(trx, schema, [message("flaky"), message("steady")]));
