@@ -16,7 +16,7 @@ import { loadAccountingConfig } from "./config";
 import { importTransactions } from "./domain/import-transactions";
 import { dec } from "./domain/money";
 import type { PricePoint } from "./domain/portfolio-valuation";
-import { postFill, postFills } from "./domain/post-fill";
+import { postFills } from "./domain/post-fill";
 import { postTransactionBatches } from "./domain/post-transactions";
 import { createAccountingService } from "./grpc/accounting-service";
 import { createAllocationService } from "./grpc/allocation-service";
@@ -123,7 +123,6 @@ export async function register(runtime: Runtime): Promise<void> {
   const worker = await startPositionWorker({
     broker: runtime.broker,
     logger: logger.child({ component: "position-worker" }),
-    postFill: (fill) => postFill({ withLedgerSession, now }, fill),
     postFills: (fills) => postFills({ withLedgerSession, now }, fills),
     prefetch: config.fillPrefetch,
     deliveryLimit: config.fillDeliveryLimit,

@@ -6,7 +6,7 @@ import type { Knex } from "knex";
 import type { Database } from "../../platform/database";
 import { AccountingError } from "../domain/accounting-error";
 import type { CashMovement, CashMovementKind } from "../domain/cash-movements";
-import type { LedgerChanges, LedgerSession, SecurityKey, StoredTransaction, WithLedgerSession } from "../domain/ledger-session";
+import type { LedgerChanges, LedgerSession, ReservationLookup, SecurityKey, StoredTransaction, WithLedgerSession } from "../domain/ledger-session";
 import { balanceKey, bookKey, createLedgerState, parseBookKey, type BalanceRow, type LedgerState } from "../domain/ledger-state";
 import { dec } from "../domain/money";
 import type { Reservation, ReservationStatus } from "../domain/reservation";
@@ -57,15 +57,16 @@ function createSession(trx: Knex.Transaction, schema: string, prepared: Database
       );
     },
 
-    async loadForPosting(sourceIds, portfolioIds, securities) {
-      if (sourceIds.length === 0) return { owners: new Map(), state: createLedgerState(), ids: [] };
-      const read = await readWorkingSet(trx, t, sourceIds, portfolioIds, securities, prepared("ledger_read_working_set"));
-      return { owners: read.owners, state: workingSet(read, loadedBalanceIds, loadedBooks), ids: read.ids };
+    async loadForPosting(sourceIds, portfolioIds, securities, lookup = NO_LOOKUP) {
+      if (sourceIds.length === 0) return { owners: new Map(), state: createLedgerState(), ids: [], reservations: [], openHolds: new Map() };
+      const read = await readWorkingSet(trx, t, sourceIds, portfolioIds, securities, lookup, prepared("ledger_read_working_set"));
+      return { owners: read.owners, state: workingSet(read, loadedBalanceIds, loadedBooks), ids: read.ids, reservations: read.reservations, openHolds: read.openHolds };
     },
 
     async loadState(portfolioIds, securities) {
       if (portfolioIds.length === 0 && securities.length === 0) return createLedgerState();
-      return workingSet(await readWorkingSet(trx, t, [], portfolioIds, securities, prepared("ledger_read_working_set")), loadedBalanceIds, loadedBooks);
+      const read = await readWorkingSet(trx, t, [], portfolioIds, securities, NO_LOOKUP, prepared("ledger_read_working_set"));
+      return workingSet(read, loadedBalanceIds, loadedBooks);
     },
 
     async processedTransactions(portfolioId) {
@@ -130,42 +131,6 @@ function createSession(trx: Knex.Transaction, schema: string, prepared: Database
       return dec((rows as { held: string }[])[0].held);
     },
 
-    async findReservation(idOrOrderId) {
-      const { rows } = await raw(trx, 
-        `select * from ?? where reservation_id = ? or order_id = ? order by (reservation_id = ?) desc limit 1`,
-        [t("reservations"), idOrOrderId, idOrOrderId, idOrOrderId],
-      );
-      return rows.length > 0 ? toReservation(rows[0] as ReservationSqlRow) : null;
-    },
-
-    async findReservations(idsOrOrderIds) {
-      if (idsOrOrderIds.length === 0) return [];
-      const { rows } = await raw(trx,
-        `select * from ?? where reservation_id = any(?::text[]) or order_id = any(?::text[])`,
-        [t("reservations"), idsOrOrderIds, idsOrOrderIds],
-      );
-      return (rows as ReservationSqlRow[]).map(toReservation);
-    },
-
-    async openReservationTotals(keys) {
-      const totals = new Map<string, Decimal>();
-      if (keys.length === 0) return totals;
-      // One probe of the open-holds index per key.
-      const { rows } = await raw(trx,
-        `select k.portfolio_id, k.security_id, coalesce(h.held, 0) as held
-           from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
-           cross join lateral (
-             select sum(r.amount - r.consumed - r.released) as held from ?? r
-              where r.status = 'OPEN' and r.portfolio_id = k.portfolio_id and r.security_id is not distinct from k.security_id
-           ) h`,
-        [keys.map((k) => k.portfolioId), keys.map((k) => k.securityId), t("reservations")],
-      );
-      for (const r of rows as { portfolio_id: string; security_id: string | null; held: string }[]) {
-        totals.set(balanceKey(r.portfolio_id, r.security_id), dec(r.held));
-      }
-      return totals;
-    },
-
     async findCashMovement(key) {
       const { rows } = await raw(trx, `select * from ?? where idempotency_key = ?`, [t("cash_movements"), key]);
       return rows.length > 0 ? toCashMovement(rows[0] as CashMovementSqlRow) : null;
@@ -186,31 +151,26 @@ function createSession(trx: Knex.Transaction, schema: string, prepared: Database
       const balanceInserts = addBalances(writes, t, changes, loadedBalanceIds);
       await addLots(trx, writes, t, changes, loadedBooks);
       addClosures(writes, t, changes);
+      addReservations(writes, t, reservations);
+      addSecuritySymbols(writes, t, securitySymbols ?? []);
       // From here on only the statements' parameters are needed, not the working set they were built from.
       await runWrites(trx, writes, balanceInserts, loadedBalanceIds, prepared);
-      await writeReservations(trx, t, reservations);
       await insertCashMovements(trx, t, cashMovements);
-      if (securitySymbols && securitySymbols.length > 0) {
-        await raw(trx, 
-          // Securities are shared by every portfolio, so two postings of different portfolios (whose locks do not
-          // serialise them) may touch the same rows: taking them in security id order keeps them from deadlocking.
-          `insert into ?? (security_id, symbol)
-           select distinct on (security_id) security_id, symbol from unnest(?::text[], ?::text[]) s(security_id, symbol)
-           order by security_id
-           on conflict (security_id) do update set symbol = excluded.symbol`,
-          [t("security_symbols"), securitySymbols.map((s) => s.securityId), securitySymbols.map((s) => s.symbol)],
-        );
-      }
     },
   };
 }
 
 type Qualify = (name: string) => string;
 
+/** A read that looks up no reservations and no holds (every caller but the fills'). */
+const NO_LOOKUP: ReservationLookup = { reservationIdsOrOrderIds: [], holdKeys: [] };
+
 /** What readWorkingSet returns: each part as rows of plain values (JSON), or null when it has none. */
 interface WorkingSetRead {
   owners: Map<string, string>;
   ids: string[];
+  reservations: Reservation[];
+  openHolds: Map<string, Decimal>;
   balances: [id: string, portfolioId: string, securityId: string | null, quantityLong: string, quantityShort: string, version: number][] | null;
   lots:
     | [
@@ -226,8 +186,10 @@ interface WorkingSetRead {
  * every write committed before the locks were granted): the transactions owning these source ids; the cash rows
  * of these portfolios and the rows of these securities; the lots of the positions found (lots are never written
  * without their balance row, and balance rows are never deleted, so a new position has no lot book to read); the
- * portfolios' cost-basis methods; and one new transaction id per source id not found, taken after the locks so ids
- * increase in processing order (the audit replays in id order).
+ * portfolios' cost-basis methods; one new transaction id per source id not found, taken after the locks so ids
+ * increase in processing order (the audit replays in id order); and, for fills, the reservations found by
+ * reservation id or order id and the open-hold total of each (portfolio, cash or security) key, which a fill batch
+ * would otherwise read in two more round trips.
  *
  * Every lookup is an index probe per key whatever the table's size: `offset 0` keeps each lateral subquery from
  * being flattened into a join, which the planner, with its disk-oriented costs, would hash over a scan of the whole
@@ -239,6 +201,7 @@ async function readWorkingSet(
   sourceIds: string[],
   portfolioIds: string[],
   securities: SecurityKey[],
+  lookup: ReservationLookup,
   statement: { name?: string },
 ): Promise<WorkingSetRead> {
   const { rows } = await raw(
@@ -254,6 +217,9 @@ async function readWorkingSet(
        select id, portfolio_id, security_id, quantity_long, quantity_short, version from ?? where security_id is null and portfolio_id = any(?::text[])
        union all
        select * from held
+     ), found_reservations as (
+       select r.* from (select distinct * from unnest(?::text[])) k(id)
+         cross join lateral (select * from ?? x where x.reservation_id = k.id or x.order_id = k.id offset 0) r
      )
      select
        (select json_agg(json_build_array(source_id, id::text)) from sources) as owners,
@@ -263,7 +229,16 @@ async function readWorkingSet(
                         order by l.portfolio_id, l.security_id, l.side, l.seq)
           from held h cross join lateral (select * from ?? x where x.portfolio_id = h.portfolio_id and x.security_id = h.security_id offset 0) l) as lots,
        (select json_agg(json_build_array(portfolio_id, cost_basis_method)) from ?? where portfolio_id = any(?::text[])) as methods,
-       (select json_agg(nextval(?::regclass)::text) from generate_series(1, ?::int - (select count(*) from sources)::int)) as ids`,
+       (select json_agg(nextval(?::regclass)::text) from generate_series(1, ?::int - (select count(*) from sources)::int)) as ids,
+       (select json_agg(json_build_array(reservation_id, order_id, portfolio_id, security_id, amount::text, consumed::text, released::text,
+                                         status, created_at, updated_at))
+          from found_reservations) as reservations,
+       (select json_agg(json_build_array(k.portfolio_id, k.security_id, coalesce(h.held, 0)::text))
+          from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
+          cross join lateral (
+            select sum(r.amount - r.consumed - r.released) as held from ?? r
+             where r.status = 'OPEN' and r.portfolio_id = k.portfolio_id and r.security_id is not distinct from k.security_id
+          ) h) as holds`,
     [
       sourceIds,
       t("transactions"),
@@ -272,21 +247,59 @@ async function readWorkingSet(
       t("balances"),
       t("balances"),
       portfolioIds,
+      lookup.reservationIdsOrOrderIds,
+      t("reservations"),
       t("tax_lots"),
       t("portfolio_settings"),
       [...new Set([...portfolioIds, ...securities.map((s) => s.portfolioId)])],
       t("transactions_id_seq"),
       sourceIds.length,
+      lookup.holdKeys.map((k) => k.portfolioId),
+      lookup.holdKeys.map((k) => k.securityId),
+      t("reservations"),
     ],
     statement,
   );
-  const read = rows[0] as { owners: [string, string][] | null; ids: string[] | null } & Omit<WorkingSetRead, "owners" | "ids">;
+  const read = rows[0] as {
+    owners: [string, string][] | null;
+    ids: string[] | null;
+    reservations: ReservationJson[] | null;
+    holds: [portfolioId: string, securityId: string | null, held: string][] | null;
+  } & Omit<WorkingSetRead, "owners" | "ids" | "reservations" | "openHolds">;
+  // A reservation named by both its id and its order id is found twice.
+  const reservations = new Map<string, Reservation>();
+  for (const row of read.reservations ?? []) reservations.set(row[0], reservationOfJson(row));
+  const openHolds = new Map<string, Decimal>();
+  for (const [portfolioId, securityId, held] of read.holds ?? []) openHolds.set(balanceKey(portfolioId, securityId), dec(held));
   return {
     owners: new Map(read.owners ?? []),
     ids: (read.ids ?? []).sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)),
+    reservations: [...reservations.values()],
+    openHolds,
     balances: read.balances,
     lots: read.lots,
     methods: read.methods,
+  };
+}
+
+/** A reservation row as readWorkingSet returns it (decimals as text, timestamps as JSON's ISO 8601 with offset). */
+type ReservationJson = [
+  reservationId: string, orderId: string, portfolioId: string, securityId: string | null, amount: string, consumed: string, released: string,
+  status: ReservationStatus, createdAt: string, updatedAt: string,
+];
+
+function reservationOfJson([reservationId, orderId, portfolioId, securityId, amount, consumed, released, status, createdAt, updatedAt]: ReservationJson): Reservation {
+  return {
+    reservationId,
+    orderId,
+    portfolioId,
+    securityId,
+    amount: dec(amount),
+    consumed: dec(consumed),
+    released: dec(released),
+    status,
+    createdAt: new Date(createdAt),
+    updatedAt: new Date(updatedAt),
   };
 }
 
@@ -391,6 +404,8 @@ const WRITE_LETTERS = {
   reduced_lots: "r",
   new_lots: "l",
   new_closures: "c",
+  changed_reservations: "h",
+  security_symbols: "s",
 } as const;
 
 /** Adds one CTE; `sql` must be the same text every time for a given name, since the name picks the statement. */
@@ -702,9 +717,10 @@ function addClosures(writes: Writes, t: Qualify, changes: LedgerChanges): void {
   );
 }
 
-async function writeReservations(trx: Knex.Transaction, t: Qualify, reservations: Reservation[]): Promise<void> {
+/** Upserts the reservations a fill consumed or released (the row exists: only what fills change is updated). */
+function addReservations(writes: Writes, t: Qualify, reservations: Reservation[]): void {
   if (reservations.length === 0) return;
-  await raw(trx, 
+  addWrite(writes, "changed_reservations",
     `insert into ?? (reservation_id, order_id, portfolio_id, security_id, amount, consumed, released, status, created_at, updated_at)
      select * from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::numeric[], ?::numeric[], ?::numeric[], ?::text[], ?::timestamptz[], ?::timestamptz[])
      on conflict (reservation_id) do update
@@ -722,6 +738,22 @@ async function writeReservations(trx: Knex.Transaction, t: Qualify, reservations
       reservations.map((r) => r.createdAt.toISOString()),
       reservations.map((r) => r.updatedAt.toISOString()),
     ],
+  );
+}
+
+/**
+ * Upserts the tickers fills carry. Securities are shared by every portfolio, so two postings of different portfolios
+ * (whose locks do not serialise them) may touch the same rows: the insert takes them in security id order (its
+ * select is sorted), which keeps the two from deadlocking.
+ */
+function addSecuritySymbols(writes: Writes, t: Qualify, symbols: { securityId: string; symbol: string }[]): void {
+  if (symbols.length === 0) return;
+  addWrite(writes, "security_symbols",
+    `insert into ?? (security_id, symbol)
+     select distinct on (security_id) security_id, symbol from unnest(?::text[], ?::text[]) s(security_id, symbol)
+     order by security_id
+     on conflict (security_id) do update set symbol = excluded.symbol`,
+    [t("security_symbols"), symbols.map((s) => s.securityId), symbols.map((s) => s.symbol)],
   );
 }
 

@@ -29,6 +29,19 @@ export interface SecurityKey {
   securityId: string;
 }
 
+/** A balance row's open holds: cash when securityId is null, else units of that security. */
+export interface HoldKey {
+  portfolioId: string;
+  securityId: string | null;
+}
+
+/** What a fill batch reads with its working set: the reservations its fills name and the open holds of its keys. */
+export interface ReservationLookup {
+  /** Each a reservation_id or the order_id a reservation was created with. */
+  reservationIdsOrOrderIds: string[];
+  holdKeys: HoldKey[];
+}
+
 /** Everything one unit of work writes back, each part as one set-based statement. */
 export interface LedgerChanges {
   transactions: StoredTransaction[];
@@ -39,6 +52,15 @@ export interface LedgerChanges {
   cashMovements: CashMovement[];
   /** Tickers learned on the way (fills carry both ids), so summaries can price by symbol. */
   securitySymbols?: { securityId: string; symbol: string }[];
+}
+
+/** What loadForPosting returns. */
+export interface PostingRead {
+  owners: Map<string, string>;
+  state: LedgerState;
+  ids: string[];
+  reservations: Reservation[];
+  openHolds: Map<string, Decimal>;
 }
 
 /**
@@ -53,18 +75,14 @@ export interface LedgerSession {
    * What posting reads, in one go: `owners` maps each of these (distinct) source ids that a stored transaction
    * already has to that transaction's id; `state` is loadState of these portfolios and securities; `ids` holds one
    * new transaction id per source id not found, increasing in allocation order (the audit replays in id order).
+   * With a lookup, the same read also returns the reservations found by those ids (each once, in no particular
+   * order) and the open-hold total of every hold key by balanceKey (zero when it has none); without, both are empty.
    */
-  loadForPosting(sourceIds: string[], portfolioIds: string[], securities: SecurityKey[]): Promise<{ owners: Map<string, string>; state: LedgerState; ids: string[] }>;
+  loadForPosting(sourceIds: string[], portfolioIds: string[], securities: SecurityKey[], lookup?: ReservationLookup): Promise<PostingRead>;
   /** Balance rows, lot books and cost-basis methods for these portfolios' cash and these securities. */
   loadState(portfolioIds: string[], securities: SecurityKey[]): Promise<LedgerState>;
   /** Sum of the remaining amounts of open reservations: cash when securityId is null, else units. */
   openReservationTotal(portfolioId: string, securityId: string | null): Promise<Decimal>;
-  /** A reservation by its reservation_id or by the order_id it was created with. */
-  findReservation(reservationIdOrOrderId: string): Promise<Reservation | null>;
-  /** Reservations by reservation_id or order_id, in one statement (each found one once, in no particular order). */
-  findReservations(reservationIdsOrOrderIds: string[]): Promise<Reservation[]>;
-  /** openReservationTotal for several (portfolio, security or null for cash) keys in one statement, by balanceKey. */
-  openReservationTotals(keys: { portfolioId: string; securityId: string | null }[]): Promise<Map<string, Decimal>>;
   findCashMovement(idempotencyKey: string): Promise<CashMovement | null>;
   /** Sum of the movements of one kind for a portfolio since the start of a UTC day. */
   cashMovementTotalSince(portfolioId: string, kind: CashMovementKind, since: Date): Promise<Decimal>;
@@ -78,7 +96,8 @@ export interface LedgerSession {
    */
   saveCostBasisMethod(portfolioId: string, method: CostBasisMethod, rebuild: { books: Map<string, TaxLot[]>; closures: LotClosure[] } | null): Promise<void>;
   /**
-   * Writes everything. Throws AccountingError CONCURRENT_MODIFICATION when a source id was taken by a
+   * Writes everything: transactions, balances, lots, realizations, reservations and security symbols in one
+   * statement (cash movements, and a lot book whose order must be rewritten, in statements of their own). Throws AccountingError CONCURRENT_MODIFICATION when a source id was taken by a
    * concurrent session since loadForPosting, so the caller can rerun the whole unit.
    */
   save(changes: LedgerChanges): Promise<void>;

@@ -1,6 +1,6 @@
 import { AccountingError } from "./accounting-error";
 import { applyTransaction } from "./apply-transaction";
-import type { LedgerSession, SecurityKey, StoredTransaction, WithLedgerSession } from "./ledger-session";
+import type { LedgerSession, PostingRead, ReservationLookup, SecurityKey, StoredTransaction, WithLedgerSession } from "./ledger-session";
 import type { LedgerState } from "./ledger-state";
 import type { LotClosure } from "./tax-lots";
 import {
@@ -121,13 +121,17 @@ function itemResult(index: number, validation: ValidationResult, outcome: PostOu
 
 /**
  * Posts validated transactions inside a session whose portfolios are already locked: one read of the source ids,
- * touched rows and new ids, then every item applied in memory in order. The caller saves the returned changes
- * (possibly together with its own, e.g. a reservation or a cash movement).
+ * touched rows and new ids (and, with a lookup, of the reservations and open holds the caller needs), then every
+ * item applied in memory in order. The caller saves the returned changes (possibly together with its own, e.g. a
+ * reservation or a cash movement).
  */
 export async function postInSession(
   session: LedgerSession,
   candidates: ValidTransaction[],
-): Promise<{ outcomes: PostOutcome[]; transactions: StoredTransaction[]; closures: LotClosure[]; state: LedgerState }> {
+  lookup?: ReservationLookup,
+): Promise<
+  { outcomes: PostOutcome[]; transactions: StoredTransaction[]; closures: LotClosure[]; state: LedgerState } & Pick<PostingRead, "reservations" | "openHolds">
+> {
   const sourceIds = new Set<string>();
   // Securities by portfolio: no composite key string to build per item.
   const securitiesByPortfolio = new Map<string, Set<string>>();
@@ -143,7 +147,12 @@ export async function postInSession(
   // written, which changes nothing and spares a round trip. `owners` maps a taken source id to its transaction;
   // a source id first met in this batch joins it when its item gets its id, so a later item with the same source
   // id fails as a duplicate of that one.
-  const { owners, state, ids } = await session.loadForPosting([...sourceIds], [...securitiesByPortfolio.keys()], securities);
+  const { owners, state, ids, reservations, openHolds } = await session.loadForPosting(
+    [...sourceIds],
+    [...securitiesByPortfolio.keys()],
+    securities,
+    lookup,
+  );
 
   const transactions: StoredTransaction[] = [];
   const closures: LotClosure[] = [];
@@ -186,7 +195,7 @@ export async function postInSession(
     for (const closure of applied.closures) closures.push(closure);
     outcomes[i] = { kind: "POSTED", transaction, closures: applied.closures };
   }
-  return { outcomes, transactions, closures, state };
+  return { outcomes, transactions, closures, state, reservations, openHolds };
 }
 
 /** Reruns a unit of work that lost a source-id race (the loser's rerun then sees the id as a duplicate). */

@@ -19,9 +19,8 @@ const PERMANENT_CODES = new Set(["MALFORMED_FILL", "INVALID_ARGUMENT", "INSUFFIC
 export interface PositionWorkerOptions {
   broker: Broker;
   logger: Logger;
-  postFill: (fill: Fill) => Promise<PostFillResult>;
-  /** Posts fills that arrived together in one transaction (all or nothing); without it each fill posts alone. */
-  postFills?: (fills: Fill[]) => Promise<PostFillResult[]>;
+  /** Posts fills that arrived together (a lone fill is a batch of one) in one transaction, all or nothing. */
+  postFills: (fills: Fill[]) => Promise<PostFillResult[]>;
   prefetch: number;
   deliveryLimit: number;
   retryDelaysMs?: readonly number[];
@@ -36,30 +35,24 @@ export function startPositionWorker(options: PositionWorkerOptions): Promise<Con
     deliveryLimit: options.deliveryLimit,
     retryDelaysMs: options.retryDelaysMs ?? [200, 1000, 5000],
   };
-  const post = options.postFills ? batchedPost(options.postFill, options.postFills, options.prefetch) : options.postFill;
+  const post = batchedPost(options.postFills, options.prefetch);
   return options.broker.consume(spec, (delivery) => inConsumerSpan("accounting.postFill", delivery.headers, () => handleFill(options, post, delivery)));
 }
 
 /**
  * Fills are posted in batches, at most two at a time: the fills delivered while the batches in progress commit (the
- * broker hands over up to `prefetch`) go together in the next transaction, and every fill costs a dozen statements
- * while a batch costs about the same, so under load the batches grow and the cost per fill falls; a lone fill waits
- * for nothing. Two rather than one, so one batch's domain work overlaps the other's round trips (one at a time fell
- * behind 500 fills/s in the orders benchmark); batches of the same portfolios take their locks in the same order and
- * simply queue. A batch that fails (one fill that cannot be posted, a lock timeout) is retried fill by fill, so each
+ * broker hands over up to `prefetch`) go together in the next transaction, and a batch costs the same five statements
+ * whatever its size, so under load the batches grow and the cost per fill falls; a lone fill waits for nothing. Two
+ * rather than one, so one batch's domain work overlaps the other's round trips (one at a time fell behind 500 fills/s
+ * in the orders benchmark); batches of the same portfolios take their locks in the same order and simply queue. A batch that fails (one fill that cannot be posted, a lock timeout) is retried fill by fill, so each
  * fill gets its own outcome and only a failing one is retried or dead-lettered.
  */
-function batchedPost(
-  postFill: (fill: Fill) => Promise<PostFillResult>,
-  postFills: (fills: Fill[]) => Promise<PostFillResult[]>,
-  maxBatch: number,
-): (fill: Fill) => Promise<PostFillResult> {
+function batchedPost(postFills: (fills: Fill[]) => Promise<PostFillResult[]>, maxBatch: number): (fill: Fill) => Promise<PostFillResult> {
   const post = createBatcher<Fill, Settled<PostFillResult>>({
     maxBatch,
     maxInFlight: 2,
     // A fill id once per transaction (a redelivery waits for the next one, where it changes nothing).
-    run: (fills) =>
-      writeEachKeyOnce(fills, (fill) => fill.fillId, async (batch) => (batch.length === 1 ? [await postFill(batch[0])] : postFills(batch))),
+    run: (fills) => writeEachKeyOnce(fills, (fill) => fill.fillId, postFills),
   });
   return async (fill) => {
     const settled = await post(fill);
