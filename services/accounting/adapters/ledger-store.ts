@@ -384,7 +384,8 @@ function bare(values: (string | number)[]): string {
 
 /**
  * The writes of one save as one statement: each table's write is a data-modifying CTE, so a batch's transactions,
- * balances, lots and realizations cost one round trip, one parse and one plan instead of one per table. The CTEs
+ * balances, lots, realizations, reservations and security symbols cost one round trip, one parse and one plan
+ * instead of one per table. The CTEs
  * touch disjoint rows, and the realizations' foreign key is checked at the end of the statement, when the
  * transactions they name are in. Column arrays are filled in one pass over the changes.
  */
