@@ -93,11 +93,16 @@ export async function writeEachKeyOnce<I, O>(
       const written = await write(now.map((entry) => entry.item));
       now.forEach((entry, i) => (outcomes[entry.index] = { ok: true, value: written[i] }));
     } catch (error) {
+      // A write of one item already gave that item its own outcome: running it again alone would only repeat it.
+      if (now.length === 1) {
+        outcomes[now[0].index] = { ok: false, error };
+        continue;
+      }
       for (const entry of now) {
         try {
           outcomes[entry.index] = { ok: true, value: (await write([entry.item]))[0] };
         } catch (single) {
-          outcomes[entry.index] = { ok: false, error: now.length === 1 ? error : single };
+          outcomes[entry.index] = { ok: false, error: single };
         }
       }
     }

@@ -100,5 +100,16 @@ describe("writeEachKeyOnce: one statement per round, a key at most once in each"
     expect(outcomes[1].ok).to.equal(false);
     expect(((outcomes[1] as { error: Error }).error).message).to.equal("cannot write bad");
   });
+
+  it("does not run a failed write of a lone item a second time", async () => {
+    const statements: string[][] = [];
+    const outcomes = await writeEachKeyOnce(["bad"], (item) => item, async (items) => {
+      statements.push(items);
+      throw new Error("refused");
+    });
+    expect(statements).to.deep.equal([["bad"]]);
+    expect(outcomes[0].ok).to.equal(false);
+    expect(((outcomes[0] as { error: Error }).error).message).to.equal("refused");
+  });
 });
 
