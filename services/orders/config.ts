@@ -15,7 +15,7 @@ export const ordersConfigSpec = {
   poolMax: int({ env: "ORDERS_DB_POOL_MAX", default: 10, min: 1, max: 100, description: "database connections" }),
   idempotencyLeaseMs: durationMs({ env: "ORDERS_IDEMPOTENCY_LEASE", default: 10_000, description: "how long a submit's key claim holds before a retry may take it over" }),
   inFlightWaitMs: durationMs({ env: "ORDERS_IN_FLIGHT_WAIT", default: 3_000, description: "how long a duplicate submit waits for the original before ABORTED" }),
-  executePrefetch: int({ env: "ORDERS_EXECUTE_PREFETCH", default: 32, min: 1, max: 1000, description: "orders.execute deliveries one worker holds at once" }),
+  executePrefetch: int({ env: "ORDERS_EXECUTE_PREFETCH", default: 128, min: 1, max: 1000, description: "orders.execute deliveries one worker holds at once" }),
   deliveryLimit: int({ env: "ORDERS_DELIVERY_LIMIT", default: 5, min: 1, max: 100, description: "deliveries before a message is dead-lettered" }),
   retryDelaysMs: str({ env: "ORDERS_RETRY_DELAYS_MS", default: "200,1000,5000,15000", pattern: /^\d+(,\d+)*$/, description: "waits before retries 1, 2, ... (the last repeats)" }),
   heartbeatMs: durationMs({ env: "ORDERS_WATCH_HEARTBEAT", default: 5_000, description: "WatchOrderEvents heartbeat interval" }),
