@@ -31,7 +31,7 @@ const SECRET = "bench-secret-0123456789abcdef0123456789";
 const SYMBOLS = 20;
 const THROUGHPUT_PORTFOLIOS = 50;
 const THROUGHPUT_ORDERS = Number(process.env.ORDERS_BENCH_ORDERS ?? 6000);
-const THROUGHPUT_CONCURRENCY = 128;
+const THROUGHPUT_CONCURRENCY = Number(process.env.ORDERS_BENCH_CONCURRENCY ?? 128);
 // ORDERS_BENCH_RATE explores other rates (e.g. the latency floor at a light load); the targets are set at 500/s.
 const LATENCY_RATE_PER_S = Number(process.env.ORDERS_BENCH_RATE ?? 500);
 const LATENCY_SECONDS = 10;
