@@ -183,7 +183,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   // Rounds overlap: once a round's rows are claimed and their publishes started, the next round may claim the rows
   // committed meanwhile while the first still waits for its confirms (a quorum queue confirms after its log is
-  // flushed, ~25 ms on a slow disk). Publishes still start in id order on the broker's channel, rounds never claim
+  // flushed). Publishes still start in id order on the broker's channel, rounds never claim
   // the same row (the lease), and a round's outcomes are marked when its confirms are in.
   let roundsInFlight = 0;
   const finishing = new Set<Promise<void>>();
