@@ -92,14 +92,27 @@ async function main(): Promise<void> {
   };
   // The services (orders, accounting, a fixed-quote market data peer) run in a process of their own, as they would
   // for any real caller; this process is only the load generator and the observer.
-  const running = await startServiceProcess(["accounting", "orders"], env);
+  // ORDERS_BENCH_PROCESSES=per-service runs accounting and orders (with the market data peer) in a process each, as
+  // a split deployment would: two event loops, and holds go to accounting over gRPC.
+  const perService = process.env.ORDERS_BENCH_PROCESSES === "per-service";
+  const accountingProcess = perService ? await startServiceProcess(["accounting"], { ...env, BENCH_FAKE_MARKET: "" }) : null;
+  const running = await startServiceProcess(
+    perService ? ["orders"] : ["accounting", "orders"],
+    accountingProcess ? { ...env, ACCOUNTING_ADDRESS: `127.0.0.1:${accountingProcess.grpcPort}` } : env,
+  );
+  const servicePids = [running.child.pid!, ...(accountingProcess ? [accountingProcess.child.pid!] : [])];
+  const serviceCpuMsNow = () => servicePids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
   const address = `127.0.0.1:${running.grpcPort}`;
   const token = await issueToken(
     { secret: SECRET, issuer: "tradeplane", audience: "tradeplane" },
     { sub: "bench", roles: ["admin", "trader"], portfolios: ["*"] },
     3600,
   );
-  const clients = createClients({ address, token, deadlineMs: 30_000 });
+  const orderClients = createClients({ address, token, deadlineMs: 30_000 });
+  const accountingClients = accountingProcess
+    ? createClients({ address: `127.0.0.1:${accountingProcess.grpcPort}`, token, deadlineMs: 30_000 })
+    : orderClients;
+  const clients = { orders: orderClients.orders, accounting: accountingClients.accounting };
 
   try {
     const portfolios = Array.from({ length: THROUGHPUT_PORTFOLIOS + LATENCY_PORTFOLIOS }, () => id24("pb"));
@@ -125,7 +138,7 @@ async function main(): Promise<void> {
     // machine, and what a change saves. The service process's CPU over the phase's wall time says how close to one
     // core (its event loop's limit) it ran.
     const throughputCpu = process.cpuUsage();
-    const serviceCpuBefore = cpuMsOf(running.child.pid!);
+    const serviceCpuBefore = serviceCpuMsNow();
     // And what each order costs Postgres (this run's backends) and RabbitMQ: the whole system's work per order.
     const observerDb = new PgClient(connectionSettings(db.url));
     await observerDb.connect();
@@ -172,7 +185,7 @@ async function main(): Promise<void> {
     const settledMs = performance.now() - throughputStart;
     const cpu = process.cpuUsage(throughputCpu);
     const loadGeneratorCpuMsPerOrder = (cpu.user + cpu.system) / 1000 / THROUGHPUT_ORDERS;
-    const serviceCpuMs = cpuMsOf(running.child.pid!) - serviceCpuBefore;
+    const serviceCpuMs = serviceCpuMsNow() - serviceCpuBefore;
     const cpuMsPerOrder = serviceCpuMs / THROUGHPUT_ORDERS;
     const serviceCores = serviceCpuMs / settledMs;
     const postgresCpuMsPerOrder = backendCpuSpentMs(backendsBefore, await backendCpuMs(observerDb, database)) / THROUGHPUT_ORDERS;
@@ -284,8 +297,10 @@ async function main(): Promise<void> {
       },
     });
   } finally {
-    clients.close();
+    orderClients.close();
+    if (accountingClients !== orderClients) accountingClients.close();
     await running.stop();
+    await accountingProcess?.stop();
     await db.drop();
     vhost?.drop();
   }
