@@ -48,7 +48,7 @@ export async function register(runtime: Runtime): Promise<void> {
     schema,
     prepared: db.prepared,
     relay,
-    onOutboxCommitted: () => changes.notify(),
+    onCommitted: () => changes.notify(),
   });
   const keys = createPgIdempotencyKeys({ knex, schema, leaseMs: config.idempotencyLeaseMs, prepared: db.prepared });
   const marketDataClient = runtime.client(MarketDataServiceDefinition, "marketdata");

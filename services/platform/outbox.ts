@@ -153,7 +153,8 @@ interface ClaimedRow {
 }
 
 interface Failure {
-  id: string;
+  /** The row's id or message id (see RowKey). */
+  key: string;
   error: string;
   delayMs: number;
 }
@@ -203,7 +204,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         publishedIds.push(keys[i]);
       } else {
         const delayMs = backoffMs(attempts[i], options.maxBackoffMs);
-        failures.push({ id: keys[i], error: errorText(outcome.reason), delayMs });
+        failures.push({ key: keys[i], error: errorText(outcome.reason), delayMs });
       }
     });
     await markPublished(knex, table, key, publishedIds);
@@ -354,7 +355,7 @@ async function markFailed(knex: Knex, table: string, key: RowKey, failures: read
      set last_error = f.error, next_attempt_at = now() + f.delay_ms * interval '1 millisecond'${counted}
      from unnest(?::${KEY_TYPE[key]}[], ?::text[], ?::float8[]) as f(key, error, delay_ms)
      where o.${key} = f.key`,
-    [table, failures.map((f) => f.id), failures.map((f) => f.error), failures.map((f) => f.delayMs)],
+    [table, failures.map((f) => f.key), failures.map((f) => f.error), failures.map((f) => f.delayMs)],
   );
 }
 

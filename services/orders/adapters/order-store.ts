@@ -21,8 +21,8 @@ export interface PgOrderStoreOptions {
    * right after the commit. Without one the rows are due at once and wait for a relay's polling.
    */
   relay?: Pick<OutboxRelay, "handOff" | "handOffLeaseMs">;
-  /** Called after a statement that wrote outbox rows committed. */
-  onOutboxCommitted?: () => void;
+  /** Called after a statement that wrote orders or events committed (wakes the event-log watchers). */
+  onCommitted?: () => void;
   /** Prepared-statement options for the hot statements (`Database.prepared`); none when omitted. */
   prepared?: Database["prepared"];
 }
@@ -31,7 +31,7 @@ export interface PgOrderStoreOptions {
 export function createPgOrderStore(options: PgOrderStoreOptions): OrderStore {
   const { knex, schema } = options;
   const t = (name: string) => `${schema}.${name}`;
-  const onCommitted = () => options.onOutboxCommitted?.();
+  const onCommitted = () => options.onCommitted?.();
   const prepared = options.prepared ?? (() => ({}));
 
   const { writeOrders, writeTransitions } = createOrderWrites({ knex, schema, prepared, relay: options.relay, onCommitted });

@@ -54,7 +54,7 @@ export function createOrderWrites(options: {
   prepared: Database["prepared"];
   /** Handed the messages of a statement's outbox rows right after it committed; without it they wait for polling. */
   relay?: Pick<OutboxRelay, "handOff" | "handOffLeaseMs">;
-  /** Called after a statement that wrote outbox rows committed. */
+  /** Called after a statement that wrote orders or events committed (wakes the event-log watchers). */
   onCommitted: () => void;
 }): OrderWrites {
   const { knex, prepared, relay, onCommitted } = options;
@@ -136,11 +136,14 @@ export function createOrderWrites(options: {
     ];
   }
 
-  /** After a statement committed: hands the messages of the orders it wrote to the relay, in their statement order. */
-  function committed(messages: readonly OrderMessage[], written: (orderId: string) => boolean): void {
-    const handed = messages.filter((m) => written(m.orderId.toLowerCase())).map((m) => m.message);
-    if (handed.length === 0) return;
-    relay?.handOff(handed);
+  /**
+   * After a statement committed: hands the messages of the orders it wrote to the relay, in their statement order,
+   * and tells the watchers when it wrote anything (a transition without messages, e.g. to NEW, still adds an event).
+   */
+  function committed(written: ReadonlySet<string>, messages: readonly OrderMessage[]): void {
+    if (written.size === 0) return;
+    const handed = messages.filter((m) => written.has(m.orderId.toLowerCase())).map((m) => m.message);
+    if (handed.length > 0) relay?.handOff(handed);
     onCommitted();
   }
 
@@ -215,7 +218,7 @@ export function createOrderWrites(options: {
       prepared("create_orders"),
     );
     const stored = new Set(result.rows.map((row) => row.id));
-    committed(messages, (orderId) => stored.has(orderId));
+    committed(stored, messages);
     return orders.map((order) => stored.has(order.id.toLowerCase()));
   }
 
@@ -259,7 +262,7 @@ export function createOrderWrites(options: {
       list.push(Number(row.seq));
       seqs.set(row.order_id, list);
     }
-    committed(messages, (orderId) => seqs.has(orderId));
+    committed(new Set(seqs.keys()), messages);
     return requests.map((r) => {
       const written = seqs.get(r.next.id);
       return written === undefined ? null : r.events.map((event, i) => ({ ...event, seq: written[i] }));

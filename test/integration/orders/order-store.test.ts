@@ -26,8 +26,8 @@ describe("orders adapters: Postgres order store and idempotency keys", function 
     await testDb?.drop();
   });
 
-  function newOrder(key: string) {
-    const order = { ...pendingOrder({ idempotencyKey: key }), id: randomUUID() };
+  function newOrder(key: string, portfolioId = PORTFOLIO) {
+    const order = { ...pendingOrder({ idempotencyKey: key, portfolioId }), id: randomUUID() };
     return { order, event: firstEvent(order) };
   }
 
@@ -81,6 +81,33 @@ describe("orders adapters: Postgres order store and idempotency keys", function 
     expect(fillEntry?.order.filledQuantity.toFixed()).to.equal("4");
     expect(fillEntry?.event.fill?.price.toFixed()).to.equal("100.05");
     expect(await store.latestSeq(PORTFOLIO)).to.equal(log.length);
+  });
+
+  it("hands each committed statement's messages to the relay, leased, and wakes the watchers for every write", async () => {
+    const handed: string[][] = [];
+    let wakes = 0;
+    const relay = { handOffLeaseMs: 60_000, handOff: (messages: readonly { routingKey: string }[]) => void handed.push(messages.map((m) => m.routingKey)) };
+    const watched = createPgOrderStore({ knex: db.knex, schema: "orders", relay, onCommitted: () => wakes++ });
+    const { order, event } = newOrder("store-handoff", "pfhandoff000000000000001");
+    await watched.create(order, event);
+    expect(handed).to.deep.equal([["orders.execute"]]);
+    expect(wakes).to.equal(1);
+    const [row] = await db.knex("orders.outbox").where("body", "like", `%${order.id}%`).select(db.knex.raw("next_attempt_at > now() + interval '50 seconds' as leased"));
+    expect(row.leased, "the row waits for its writer's hand-off").to.equal(true);
+
+    // Resting adds an event but no message: the watchers are still woken, the relay is handed nothing.
+    const resting = transitionAll(order, [{ to: "NEW", reason: "RESTING", at: NOW }]);
+    expect(await watched.transition(1, resting.order, resting.events)).to.have.length(1);
+    expect(handed).to.have.length(1);
+    expect(wakes).to.equal(2);
+    // A transition that lost its version race wrote nothing: no hand-off, no wake-up.
+    expect(await watched.transition(1, resting.order, resting.events)).to.equal(null);
+    expect(wakes).to.equal(2);
+
+    const filled = transitionAll(resting.order, [{ to: "FILLED", reason: "MARKETABLE", at: NOW, fill: { quantity: d(10), price: d("100.05") } }]);
+    expect(await watched.transition(2, filled.order, filled.events)).to.have.length(1);
+    expect(handed[1]).to.deep.equal(["orders.fill.executed"]);
+    expect(wakes).to.equal(3);
   });
 
   it("pages ListOrders newest first without repeating or skipping orders", async () => {
