@@ -10,7 +10,7 @@ import { createChangeSignal } from "./adapters/change-signal";
 import { createDeadLetterDesk } from "./adapters/dead-letter-desk";
 import { createPgIdempotencyKeys } from "./adapters/idempotency-keys";
 import { createMarketDataClient } from "./adapters/market-data-client";
-import { EXECUTE_ROUTING_KEY, RELEASE_ROUTING_KEY } from "./adapters/order-messages";
+import { ORDER_WORK_QUEUES } from "./adapters/order-messages";
 import { createPgOrderStore } from "./adapters/order-store";
 import { loadOrdersConfig, orderRulesOf, retryDelaysOf } from "./config";
 import type { ExecuteOrderDeps } from "./domain/execute-order";
@@ -79,7 +79,7 @@ export async function register(runtime: Runtime): Promise<void> {
         admin: runtime.broker,
         knex,
         schema,
-        queues: [EXECUTE_ROUTING_KEY, RELEASE_ROUTING_KEY],
+        queues: ORDER_WORK_QUEUES,
       }),
       changes,
       heartbeatMs: config.heartbeatMs,

@@ -27,6 +27,11 @@ import { dec, fitsStoredRange, parseDecimal, QUANTITY_SCALE } from "./money";
 export const FILL_EVENT_SCHEMA_VERSION = 1;
 /** AMQP routing key on the `tradeplane.events` exchange. */
 export const FILL_EVENT_ROUTING_KEY = "orders.fill.executed";
+/**
+ * The position worker's queue. Part of the contract because the orders service's dead-letter desk lists and
+ * re-drives this queue's dead letters too: a fill is an order's effect, whichever service failed to book it.
+ */
+export const FILL_QUEUE_NAME = "accounting.fills";
 /** AMQP `type` property of a fill message. */
 export const FILL_EVENT_TYPE = "tradeplane.orders.FillExecuted";
 

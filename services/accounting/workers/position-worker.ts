@@ -7,11 +7,11 @@ import { PermanentMessageError } from "../../platform/messaging";
 import type { Logger } from "../../platform/logger";
 import { inConsumerSpan } from "../../platform/telemetry";
 import { AccountingError } from "../domain/accounting-error";
-import { FILL_EVENT_ROUTING_KEY, FILL_EVENT_SCHEMA_VERSION, parseFillEvent, type Fill } from "../domain/fill-event";
+import { FILL_EVENT_ROUTING_KEY, FILL_EVENT_SCHEMA_VERSION, FILL_QUEUE_NAME, parseFillEvent, type Fill } from "../domain/fill-event";
 import type { PostFillResult } from "../domain/post-fill";
 
-/** The queue of the position worker. */
-export const FILL_QUEUE_NAME = "accounting.fills";
+/** The queue of the position worker (named in the fill event contract). */
+export { FILL_QUEUE_NAME };
 
 /** Domain failures that no retry can fix. */
 const PERMANENT_CODES = new Set(["MALFORMED_FILL", "INVALID_ARGUMENT", "INSUFFICIENT_FUNDS", "INSUFFICIENT_POSITION"]);

@@ -4,6 +4,7 @@ import {
   encodeFillEvent,
   FILL_EVENT_ROUTING_KEY,
   FILL_EVENT_SCHEMA_VERSION,
+  FILL_QUEUE_NAME,
 } from "../../accounting/domain/fill-event";
 import type { OutgoingMessage } from "../../platform/messaging";
 import type { Order, OrderEvent } from "../domain/order";
@@ -14,6 +15,12 @@ export const EXECUTE_ROUTING_KEY = "orders.execute";
 /** Routing key (and queue) of "release what is left of this order's hold" messages. */
 export const RELEASE_ROUTING_KEY = "orders.reservation.release";
 export const ORDERS_SCHEMA_VERSION = 1;
+/**
+ * The work queues an order's messages pass through, whose dead letters the orders service's ListDeadLetters and
+ * RetryDeadLetter cover: its own two, and accounting's fill queue (a fill that could not be booked is an order
+ * whose effect is missing, and the operator re-drives it from the same desk).
+ */
+export const ORDER_WORK_QUEUES = [EXECUTE_ROUTING_KEY, RELEASE_ROUTING_KEY, FILL_QUEUE_NAME] as const;
 
 /** Body of an orders.execute message. */
 export interface ExecuteMessage {

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import Decimal from "decimal.js";
 import { randomBytes } from "node:crypto";
 import { ClientError, Status } from "nice-grpc";
 import { Side } from "../../../generated/tradeplane/common/v1/common";
@@ -11,6 +12,7 @@ import {
 } from "../../../generated/tradeplane/orders/v1/orders";
 import type { SubmitOrderRequest } from "../../../generated/tradeplane/orders/v1/order_service";
 import type { TradeplaneClients } from "../../../clients/node";
+import { encodeFillEvent, FILL_EVENT_ROUTING_KEY, FILL_EVENT_SCHEMA_VERSION } from "../../../services/accounting/domain/fill-event";
 import { register as registerAccounting } from "../../../services/accounting/main";
 import { register as registerOrders } from "../../../services/orders/main";
 import { Client as PgClient } from "pg";
@@ -246,6 +248,55 @@ describe("OrderService against a running orders + accounting system", function (
     expect(poison?.status).to.equal(DeadLetterStatus.DEAD_LETTER_STATUS_PENDING);
     const retried = await system.clients.orders.retryDeadLetter({ deadLetterId: poison!.deadLetterId });
     expect(retried.deadLetter?.status).to.equal(DeadLetterStatus.DEAD_LETTER_STATUS_RETRIED);
+  });
+
+  it("lists a fill accounting could not book among the dead letters, and re-drives it so accounting books it", async () => {
+    // A fill for a portfolio without the cash to pay for it: the position worker parks it as permanent.
+    const broke = id24("pz");
+    const fillId = `fill-${randomBytes(6).toString("hex")}`;
+    const fill = encodeFillEvent({
+      fillId,
+      orderId: id24("oz"),
+      portfolioId: broke,
+      securityId: SECURITY,
+      symbol: SYMBOL,
+      side: "BUY",
+      quantity: new Decimal("2"),
+      price: new Decimal("100.05"),
+      fee: new Decimal("0"),
+      executedAt: new Date(),
+      reservationId: id24("rz"),
+      closesReservation: true,
+    });
+    await system.runtime.broker.publish({
+      routingKey: FILL_EVENT_ROUTING_KEY,
+      messageId: fillId,
+      schemaVersion: FILL_EVENT_SCHEMA_VERSION,
+      body: JSON.stringify(fill),
+    });
+    // Listed without a queue filter (every queue an order's messages pass through), under accounting's queue.
+    const listed = await eventually(
+      () => system.clients.orders.listDeadLetters({}),
+      (r) => r.deadLetters.some((d) => d.messageId === fillId),
+    );
+    const letter = listed.deadLetters.find((d) => d.messageId === fillId)!;
+    expect(letter).to.deep.include({ queue: "accounting.fills", routingKey: FILL_EVENT_ROUTING_KEY, status: DeadLetterStatus.DEAD_LETTER_STATUS_PENDING });
+    expect(letter.reason).to.match(/INSUFFICIENT_FUNDS|insufficient/i);
+    const byQueue = await system.clients.orders.listDeadLetters({ queue: "accounting.fills" });
+    expect(byQueue.deadLetters.map((d) => d.deadLetterId)).to.include(letter.deadLetterId);
+    expect((await system.clients.orders.listDeadLetters({ queue: "orders.execute" })).deadLetters.map((d) => d.messageId)).to.not.include(fillId);
+
+    // The operator funds the portfolio and re-drives the fill: accounting books it, once.
+    await system.clients.accounting.deposit({ portfolioId: broke, amount: "1000", idempotencyKey: `dep-${broke}` });
+    const retried = await system.clients.orders.retryDeadLetter({ deadLetterId: letter.deadLetterId });
+    expect(retried.deadLetter).to.deep.include({ queue: "accounting.fills", status: DeadLetterStatus.DEAD_LETTER_STATUS_RETRIED });
+    const booked = await eventually(
+      () => system.clients.accounting.listBalances({ portfolioId: broke }),
+      (r) => r.balances.some((b) => b.securityId === SECURITY && b.quantityLong === "2"),
+    );
+    expect(booked.balances.find((b) => b.securityId === "")?.quantityLong).to.equal("799.9");
+    const after = await system.clients.orders.listDeadLetters({ queue: "accounting.fills" });
+    expect(after.deadLetters.find((d) => d.deadLetterId === letter.deadLetterId)?.status).to.equal(DeadLetterStatus.DEAD_LETTER_STATUS_RETRIED);
   });
 
   it("applies an execute message delivered twice only once", async () => {
