@@ -6,6 +6,7 @@ import { register } from "../../../services/accounting/main";
 import { encodeFillEvent, FILL_EVENT_ROUTING_KEY, FILL_EVENT_SCHEMA_VERSION } from "../../../services/accounting/domain/fill-event";
 import Decimal from "decimal.js";
 import { startSystem, type TestSystem } from "../../support/system";
+import { waitFor } from "../../support/eventually";
 
 const id24 = () => randomBytes(12).toString("hex");
 
@@ -17,14 +18,6 @@ async function failure(promise: Promise<unknown>): Promise<ClientError> {
     throw error;
   }
   throw new Error("expected the call to fail");
-}
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe("accounting service", () => {
@@ -201,7 +194,7 @@ describe("accounting service", () => {
     await system.runtime.broker.publish(message);
     await system.runtime.broker.publish(message);
     // The security row appears when the worker commits the fill; until then GetBalance answers NOT_FOUND.
-    await eventually(async () => (await a.getBalance({ id: "0", portfolioId: p, securityId: s }).catch(() => null))?.balance?.quantityLong === "10");
+    await waitFor(async () => (await a.getBalance({ id: "0", portfolioId: p, securityId: s }).catch(() => null))?.balance?.quantityLong === "10", 10_000, "the position of 10");
     await new Promise((resolve) => setTimeout(resolve, 300));
     const list = await a.listTransactions({ portfolioId: p, sourceId: `fill-${p}` } as never);
     expect(list.totalSize).to.equal(1);

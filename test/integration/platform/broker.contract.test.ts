@@ -10,6 +10,7 @@ import { createAmqpBroker, type AmqpBroker } from "../../../services/platform/br
 import { createMemoryBroker, type MemoryBroker } from "../../../services/platform/broker-memory";
 import { queueDeclarations } from "../../../services/platform/broker-topology";
 import { PermanentMessageError, type Delivery, type QueueSpec } from "../../../services/platform/messaging";
+import { waitForValue } from "../../support/eventually";
 
 const REQUIRE_REAL = process.env.REQUIRE_REAL_SERVICES === "1";
 const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
@@ -19,16 +20,6 @@ const RUN = randomUUID().slice(0, 8);
 type TestBroker = MemoryBroker | AmqpBroker;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function eventually<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** A promise that stays pending until released: a handler "in the middle of its work". */
 function gate(): { wait: Promise<void>; release(): void } {
@@ -126,7 +117,7 @@ describe("broker contract", () => {
         });
         await publish(spec, "m-1", { headers: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } });
         await publish(spec, "m-ignored", { key: "order.not" }); // `order.not.created` does not match `*.created`
-        await eventually("the delivery", () => seen[0]);
+        await waitForValue("the delivery", () => seen[0]);
         await sleep(200);
         expect(seen).to.have.length(1);
         expect(seen[0]).to.deep.include({
@@ -157,7 +148,7 @@ describe("broker contract", () => {
         const consumer = await broker().consume(spec, async (delivery) => {
           seen.push(delivery.messageId);
         });
-        await eventually("the early message", () => seen[0]);
+        await waitForValue("the early message", () => seen[0]);
         await consumer.close();
         expect(seen).to.deep.equal(["early"]);
       });
@@ -171,14 +162,14 @@ describe("broker contract", () => {
           await stuck.wait;
         });
         await publish(spec, "crash-1");
-        await eventually("the first delivery", () => first[0]);
+        await waitForValue("the first delivery", () => first[0]);
         await crashing.abort();
 
         const second: Delivery[] = [];
         const healthy = await broker().consume(spec, async (delivery) => {
           second.push(delivery);
         });
-        await eventually("the redelivery", () => second[0]);
+        await waitForValue("the redelivery", () => second[0]);
         stuck.release(); // the crashed handler finishing late must not ack or duplicate anything
         await sleep(200);
         await healthy.close();
@@ -200,7 +191,7 @@ describe("broker contract", () => {
           throw new Error("ledger unavailable");
         });
         await publish(spec, "retry-1", { headers: { tenant: "t1" } });
-        const [letter] = await eventually("the dead letter", async () => {
+        const [letter] = await waitForValue("the dead letter", async () => {
           const letters = await broker().readDeadLetters(spec.name, 10);
           return letters.length > 0 ? letters : undefined;
         });
@@ -233,7 +224,7 @@ describe("broker contract", () => {
           throw new PermanentMessageError("unknown instrument ZZZ");
         });
         await publish(spec, "poison-1");
-        const [letter] = await eventually("the dead letter", async () => {
+        const [letter] = await waitForValue("the dead letter", async () => {
           const letters = await broker().readDeadLetters(spec.name, 10);
           return letters.length > 0 ? letters : undefined;
         });
@@ -254,13 +245,13 @@ describe("broker contract", () => {
             await stuck.wait;
           });
           if (crash === 1) await publish(spec, "crash-loop");
-          await eventually(`delivery ${crash}`, () => (handled === crash ? true : undefined));
+          await waitForValue(`delivery ${crash}`, () => (handled === crash ? true : undefined));
           await crashing.abort();
         }
         const last = await broker().consume(spec, async () => {
           handled++;
         });
-        const [letter] = await eventually("the dead letter", async () => {
+        const [letter] = await waitForValue("the dead letter", async () => {
           const letters = await broker().readDeadLetters(spec.name, 10);
           return letters.length > 0 ? letters : undefined;
         });
@@ -280,14 +271,14 @@ describe("broker contract", () => {
         });
         await publish(spec, "dl-1");
         await publish(spec, "dl-2");
-        await eventually("two dead letters", async () => {
+        await waitForValue("two dead letters", async () => {
           const letters = await broker().readDeadLetters(spec.name, 10);
           return letters.length === 2 ? letters : undefined;
         });
 
         expect(await broker().republishDeadLetter(spec.name, "no-such-message")).to.equal(false);
         expect(await broker().republishDeadLetter(spec.name, "dl-1")).to.equal(true);
-        await eventually("the republished message", () => seen.find((d) => d.messageId === "dl-1" && seen.indexOf(d) >= 2));
+        await waitForValue("the republished message", () => seen.find((d) => d.messageId === "dl-1" && seen.indexOf(d) >= 2));
         const again = seen.filter((d) => d.messageId === "dl-1");
         expect(again.map((d) => d.attempt)).to.deep.equal([1, 1]);
         await consumer.close();
@@ -299,7 +290,7 @@ describe("broker contract", () => {
             parked.push(delivery);
           },
         );
-        await eventually("the dead letter delivery", () => parked[0]);
+        await waitForValue("the dead letter delivery", () => parked[0]);
         await dlqConsumer.close();
         expect(parked).to.have.length(1);
         expect(parked[0]).to.deep.include({ messageId: "dl-2", routingKey: `${spec.name}.order.created`, schemaVersion: 2 });
@@ -326,11 +317,11 @@ describe("broker contract", () => {
           ),
         );
         for (let i = 0; i < 6; i++) await publish(spec, `work-${i}`);
-        await eventually("both consumers full", () => (holding[0] === 2 && holding[1] === 2 ? true : undefined));
+        await waitForValue("both consumers full", () => (holding[0] === 2 && holding[1] === 2 ? true : undefined));
         await sleep(100);
         expect(holding).to.deep.equal([2, 2]);
         release.release();
-        await eventually("all six handled", () => (done.length === 6 ? true : undefined));
+        await waitForValue("all six handled", () => (done.length === 6 ? true : undefined));
         await Promise.all(consumers.map((consumer) => consumer.close()));
         expect([...done].sort()).to.deep.equal(["work-0", "work-1", "work-2", "work-3", "work-4", "work-5"]);
         expect(Math.max(...peak)).to.equal(2);
@@ -394,19 +385,19 @@ describe("broker contract", () => {
         if (seen.length === 1) await stuck.wait; // the first delivery is in flight when the connection drops
       });
       await broker!.publish({ routingKey: `test.${RUN}.drop.a`, messageId: "before-drop", schemaVersion: 1, body: "{}" });
-      await eventually("the first delivery", () => seen[0]);
+      await waitForValue("the first delivery", () => seen[0]);
 
       await closeConnectionNamed(name);
-      await eventually("the broker to notice", () => broker!.probe().then(() => undefined, () => true));
+      await waitForValue("the broker to notice", () => broker!.probe().then(() => undefined, () => true));
       // While disconnected no confirm can arrive: publish must give up at its timeout rather than hang.
       const failed = await broker!
         .publish({ routingKey: `test.${RUN}.drop.a`, messageId: "during-drop", schemaVersion: 1, body: "{}" }, { timeoutMs: 30 })
         .then(() => undefined, (e: unknown) => e);
       expect(failed).to.be.instanceOf(Error);
 
-      await eventually("the reconnection", () => broker!.probe().then(() => true, () => undefined), 15_000);
+      await waitForValue("the reconnection", () => broker!.probe().then(() => true, () => undefined), 15_000);
       await broker!.publish({ routingKey: `test.${RUN}.drop.b`, messageId: "after-drop", schemaVersion: 1, body: "{}" });
-      await eventually("the redelivery and the new message", () =>
+      await waitForValue("the redelivery and the new message", () =>
         seen.some((d) => d.messageId === "after-drop") && seen.filter((d) => d.messageId === "before-drop").length === 2 ? true : undefined,
       );
       stuck.release();

@@ -17,6 +17,7 @@ import type { TradeplaneCallContext } from "../../../services/platform/grpc-serv
 import type { RegisterService, Runtime } from "../../../services/platform/runtime";
 import { unimplementedService } from "../../../services/platform/unimplemented";
 import { startSystem, type TestSystem } from "../../support/system";
+import { waitFor } from "../../support/eventually";
 
 type MarketData = TradeplaneClient<typeof MarketDataServiceDefinition>;
 type Accounting = TradeplaneClient<typeof AccountingServiceDefinition>;
@@ -130,14 +131,6 @@ function visible(error: Error): Record<string, unknown> {
   };
 }
 
-async function eventually(check: () => boolean, timeoutMs = 5_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 describe("runtime.client to a peer in the same process", () => {
   const standIn = new StandIn();
   let system: TestSystem;
@@ -224,7 +217,7 @@ describe("runtime.client to a peer in the same process", () => {
       const error = await failure(client.getQuote({ symbol }, { deadline: new Date(Date.now() + 100) }));
       expect(Date.now() - startedMs).to.be.below(900);
       expect(visible(error)).to.deep.include({ isClientError: true, isRich: false, code: Status.DEADLINE_EXCEEDED, details: "Deadline exceeded" });
-      await eventually(() => standIn.seen.get(symbol)?.aborted === true);
+      await waitFor(() => standIn.seen.get(symbol)?.aborted === true, 5_000, "the stand-in to see the abort");
     }
     const [inProcess, overGrpc] = await Promise.all([
       failure(market.inProcess.getQuote({ symbol: `SLOW${id()}` })),
@@ -240,10 +233,10 @@ describe("runtime.client to a peer in the same process", () => {
       const symbol = `SLOW${id()}`;
       const controller = new AbortController();
       const call = failure(client.getQuote({ symbol }, { signal: controller.signal }));
-      await eventually(() => standIn.seen.has(symbol));
+      await waitFor(() => standIn.seen.has(symbol), 5_000, "the stand-in to see the call");
       controller.abort();
       errors.push(await call);
-      await eventually(() => standIn.seen.get(symbol)?.aborted === true);
+      await waitFor(() => standIn.seen.get(symbol)?.aborted === true, 5_000, "the stand-in to see the abort");
     }
     expect(visible(errors[0]!)).to.deep.equal(visible(errors[1]!));
     expect(errors[0]!.name).to.equal("AbortError");

@@ -8,6 +8,7 @@ import { queueDeclarations } from "../../../services/platform/broker-topology";
 import { createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
 import type { Consumer, QueueSpec } from "../../../services/platform/messaging";
 import { createOutboxTable, enqueue, startOutboxRelay, type OutboxRelay } from "../../../services/platform/outbox";
+import { waitFor } from "../../support/eventually";
 
 // The relay against a real RabbitMQ while the publishing connection is cut twice under load. Publishes in flight when
 // the connection dies lose their confirms, so the relay publishes those rows again: the consumer deduplicates on the
@@ -29,14 +30,6 @@ async function connectionPid(connectionName: string): Promise<string> {
 /** Closes a connection from the server side, the way a broker restart or a network cut would. */
 async function closeConnection(pid: string): Promise<void> {
   await run("rabbitmqctl", ["close_connection", pid, "outbox test: connection dropped"]);
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /** The publisher reconnects on its own after a drop; its new connection has a new pid. */

@@ -8,6 +8,7 @@ import {
   type OutboxRelay,
   type OutboxRelayOptions,
 } from "../../../services/platform/outbox";
+import { waitFor } from "../../support/eventually";
 
 // The relay's contract, on the embedded server and (when DATABASE_URL is set) on a real Postgres, with a broker that
 // records what it was asked to publish. outbox-rabbitmq.test.ts runs it against a real RabbitMQ.
@@ -42,14 +43,6 @@ function recordingBroker(refuse: (message: OutgoingMessage, attempt: number) => 
 
 function message(id: string, extra: Partial<OutgoingMessage> = {}): OutgoingMessage {
   return { messageId: id, routingKey: "orders.execute", schemaVersion: 1, body: JSON.stringify({ id }), ...extra };
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const RELAY_DEFAULTS = { batchSize: 100, pollIntervalMs: 50, publishTimeoutMs: 2_000, maxBackoffMs: 400 };

@@ -6,6 +6,7 @@ import { Redis } from "ioredis";
 import type { StreamBus, StreamEntry } from "../../../services/platform/messaging";
 import { createMemoryStreamBus } from "../../../services/platform/stream-bus-memory";
 import { createRedisStreamBus } from "../../../services/platform/stream-bus-redis";
+import { waitFor } from "../../support/eventually";
 
 const REQUIRE_REAL = process.env.REQUIRE_REAL_SERVICES === "1";
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -15,14 +16,6 @@ const RETENTION = 10;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */
-async function eventually(what: string, condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
-
 interface Variant {
   name: string;
   required: boolean;
@@ -147,7 +140,7 @@ describe("stream bus contract", () => {
         });
         const payloads = Array.from({ length: 20 }, (_, i) => `live-${i}`);
         for (const payload of payloads) await bus().append(s, payload);
-        await eventually("20 live entries", () => seen.length >= payloads.length);
+        await waitFor(() => seen.length >= payloads.length, 10_000, "20 live entries");
         await sleep(50);
         expect(seen).to.deep.equal(payloads);
         await subscription.close();
@@ -162,7 +155,7 @@ describe("stream bus contract", () => {
         const subB = await peer.subscribe([s], (_, entry) => second.push(entry));
         // Appended through the peer: the subscriber on the original bus must see it too.
         const ids = [await peer.append(s, "x"), await bus().append(s, "y")];
-        await eventually("both subscribers to get 2 entries", () => first.length === 2 && second.length === 2);
+        await waitFor(() => first.length === 2 && second.length === 2, 10_000, "both subscribers to get 2 entries");
         expect(first.map((e) => e.id)).to.deep.equal(ids);
         expect(second.map((e) => e.id)).to.deep.equal(ids);
         expect(first.map((e) => e.payload)).to.deep.equal(["x", "y"]);
@@ -180,7 +173,7 @@ describe("stream bus contract", () => {
         });
         await bus().append(kept, "k1");
         await bus().append(dropped, "d1");
-        await eventually("first entries", () => seen.get(kept)?.length === 1 && seen.get(dropped)?.length === 1);
+        await waitFor(() => seen.get(kept)?.length === 1 && seen.get(dropped)?.length === 1, 10_000, "first entries");
 
         // Entries keep flowing on `kept` while the subscription changes.
         const writer = (async () => {
@@ -194,7 +187,7 @@ describe("stream bus contract", () => {
         await bus().append(added, "a1");
         await writer;
 
-        await eventually("all kept entries and the added one", () => seen.get(kept)?.length === 11 && seen.get(added)?.length === 1);
+        await waitFor(() => seen.get(kept)?.length === 11 && seen.get(added)?.length === 1, 10_000, "all kept entries and the added one");
         await sleep(100);
         expect(seen.get(kept)).to.deep.equal(Array.from({ length: 11 }, (_, i) => `k${i + 1}`));
         expect(seen.get(added)).to.deep.equal(["a1"]);
@@ -207,7 +200,7 @@ describe("stream bus contract", () => {
         const seen: string[] = [];
         const subscription = await bus().subscribe([s], (_, entry) => seen.push(entry.payload));
         await bus().append(s, "one");
-        await eventually("first entry", () => seen.length === 1);
+        await waitFor(() => seen.length === 1, 10_000, "first entry");
         await subscription.close();
         await bus().append(s, "two");
         await sleep(100);
