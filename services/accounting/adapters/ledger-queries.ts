@@ -247,16 +247,17 @@ export function createLedgerQueries(knex: Knex, schema: string) {
   };
 
   function balanceQuery(db: Knex | Knex.Transaction = knex) {
-    // What open reservations hold, per balance row, joined in so every read shows reserved and available.
-    const held = db(t("reservations"))
-      .select("portfolio_id", "security_id")
-      .sum({ held: knex.raw("amount - consumed - released") })
-      .where("status", "OPEN")
-      .groupBy("portfolio_id", "security_id")
-      .as("r");
-    return db(`${t("balances")} as b`)
-      .select("b.*", knex.raw("coalesce(r.held, 0) as held"))
-      .leftJoin(held, (j) => j.on("r.portfolio_id", "b.portfolio_id").andOn(knex.raw("r.security_id is not distinct from b.security_id")));
+    // What open reservations hold, per balance row, so every read shows reserved and available: one probe of
+    // reservations_open_by_asset per row returned (cash is the key '', as in the ledger store). A subquery in the
+    // select list rather than a join: a page is sorted and cut before it runs, and a count never runs it.
+    return db(`${t("balances")} as b`).select(
+      "b.*",
+      knex.raw(
+        `(select coalesce(sum(r.amount - r.consumed - r.released), 0) from ?? r
+           where r.status = 'OPEN' and r.portfolio_id = b.portfolio_id and coalesce(r.security_id, '') = coalesce(b.security_id, '')) as held`,
+        [t("reservations")],
+      ),
+    );
   }
 }
 

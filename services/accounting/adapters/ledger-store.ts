@@ -123,9 +123,11 @@ function createSession(trx: Knex.Transaction, schema: string, prepared: Database
     },
 
     async openReservationTotal(portfolioId, securityId) {
+      // Cash is the key '' (security ids have 24 characters), so the asset is an equality that the index
+      // reservations_open_by_asset answers; `is not distinct from` would filter every open hold of the portfolio.
       const { rows } = await raw(trx, 
         `select coalesce(sum(amount - consumed - released), 0) as held from ??
-          where status = 'OPEN' and portfolio_id = ? and security_id is not distinct from ?`,
+          where status = 'OPEN' and portfolio_id = ? and coalesce(security_id, '') = coalesce(?::text, '')`,
         [t("reservations"), portfolioId, securityId],
       );
       return dec((rows as { held: string }[])[0].held);
@@ -189,7 +191,7 @@ interface WorkingSetRead {
  * portfolios' cost-basis methods; one new transaction id per source id not found, taken after the locks so ids
  * increase in processing order (the audit replays in id order); and, for fills, the reservations found by
  * reservation id or order id and the open-hold total of each (portfolio, cash or security) key, which a fill batch
- * would otherwise read in two more round trips.
+ * would otherwise read in two more round trips (the key matched as in openReservationTotal, on both index columns).
  *
  * Every lookup is an index probe per key whatever the table's size: `offset 0` keeps each lateral subquery from
  * being flattened into a join, which the planner, with its disk-oriented costs, would hash over a scan of the whole
@@ -237,7 +239,7 @@ async function readWorkingSet(
           from (select distinct * from unnest(?::text[], ?::text[])) k(portfolio_id, security_id)
           cross join lateral (
             select sum(r.amount - r.consumed - r.released) as held from ?? r
-             where r.status = 'OPEN' and r.portfolio_id = k.portfolio_id and r.security_id is not distinct from k.security_id
+             where r.status = 'OPEN' and r.portfolio_id = k.portfolio_id and coalesce(r.security_id, '') = coalesce(k.security_id, '')
           ) h) as holds`,
     [
       sourceIds,
