@@ -5,12 +5,12 @@
 // pipeline (telemetry, metrics, error mapping, deadline, auth from the metadata, rate limit) on message objects.
 // Streaming methods, and methods this process does not serve, stay on the gRPC channel client.
 //
-// A caller cannot tell the difference. The call runs through the very middleware of the channel client
-// (clients/node: google.rpc details, retries of idempotent methods, deadline), with the same default options (the
-// service token, the default deadline), and only the last step, the one that would send bytes, is replaced. That
-// step behaves like nice-grpc's own: it gives the handler a copy of the metadata (nothing a handler does to it
-// reaches the caller), rejects with an AbortError when the caller's signal aborts (the deadline middleware turns that
-// into DEADLINE_EXCEEDED, as over gRPC), and turns the server's error into the ClientError a remote caller gets, with
+// A caller cannot tell the difference. The call runs through the very middleware of the channel client (the
+// caller's trace context, telemetry.ts; clients/node: google.rpc details, retries of idempotent methods, deadline),
+// with the same default options (the service token, the default deadline), and only the last step, the one that
+// would send bytes, is replaced. That step behaves like nice-grpc's own: it gives the handler a copy of the metadata
+// (nothing a handler does to it reaches the caller), rejects with an AbortError when the caller's signal aborts (the
+// deadline middleware turns that into DEADLINE_EXCEEDED, as over gRPC), and turns the server's error into the ClientError a remote caller gets, with
 // the google.rpc details written to the trailer exactly as the server writes them, so the details middleware decodes
 // the same RichClientError. Retries are kept even though no network sits in between: the statuses they answer
 // (UNAVAILABLE for a database that is down, ABORTED for a transaction conflict, RESOURCE_EXHAUSTED) come from the
@@ -22,6 +22,7 @@
 // limits (GRPC_MAX_*_MESSAGE_BYTES), which guard the wire and have nothing to guard here.
 import {
   ClientError,
+  composeClientMiddleware,
   Metadata,
   ServerError,
   type CallOptions,
@@ -32,6 +33,7 @@ import {
 import { tradeplaneClientMiddleware, type TradeplaneCallOptions, type TradeplaneClient } from "../../clients/node";
 import { writeErrorDetails } from "./error-mapping";
 import type { TradeplaneServer } from "./grpc-server";
+import { traceContextClientMiddleware } from "./telemetry";
 
 /** What an in-process client needs of the process's server. */
 export type InProcessServer = Pick<TradeplaneServer, "servesUnary" | "invokeUnary">;
@@ -83,10 +85,11 @@ export function createInProcessClient<D extends CompatServiceDefinition>(definit
   return client as TradeplaneClient<D>;
 }
 
-const middleware = tradeplaneClientMiddleware() as ClientMiddleware;
+/** The peer clients' middleware (runtime.ts): the caller's trace context, then the tradeplane client middleware. */
+const middleware = composeClientMiddleware(traceContextClientMiddleware(), tradeplaneClientMiddleware()) as ClientMiddleware;
 
 /**
- * One unary method of this process's server, called as a channel client calls it: the tradeplane client middleware
+ * One unary method of this process's server, called as a channel client calls it: the peer clients' middleware
  * with `defaults` under the caller's options (`{ ...defaults, ...options }`, as nice-grpc merges them), then
  * `invokeUnary` instead of grpc-js.
  */

@@ -6,8 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { createChannel, ChannelCredentials, type Channel, type CompatServiceDefinition } from "nice-grpc";
-import { createServiceClient, defaultCallOptions, type TradeplaneClient } from "../../clients/node";
+import { createChannel, createClientFactory, ChannelCredentials, type Channel, type CompatServiceDefinition } from "nice-grpc";
+import { defaultCallOptions, tradeplaneClientMiddleware, type TradeplaneClient } from "../../clients/node";
 import { issueToken, type AuthSettings, type Authenticator, type TokenClaims } from "./auth";
 import { createAmqpBroker } from "./broker-amqp";
 import type { DeadLetterAdmin } from "./broker-topology";
@@ -25,7 +25,7 @@ import { createLogger, type Logger } from "./logger";
 import type { Broker, Cache, QueueSpec, StreamBus } from "./messaging";
 import { createMemoryStreamBus } from "./stream-bus-memory";
 import { createRedisStreamBus } from "./stream-bus-redis";
-import { setupTelemetry } from "./telemetry";
+import { setupTelemetry, traceContextClientMiddleware } from "./telemetry";
 import { startOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "./outbox";
 
 /** The services a process can run; `SERVICES` selects a subset. */
@@ -87,7 +87,8 @@ export interface Runtime {
    * A typed client to a peer service: its configured address, or this process's own gRPC port. The channel opens on
    * the first call, so clients may be created before `listen()`. Unary methods of a peer without an address that
    * this process serves are called in-process (in-process-client.ts) unless IN_PROCESS_CALLS=false or
-   * `options.inProcess` is false (a client of already encoded bytes, like the HTTP bridge's, needs the wire).
+   * `options.inProcess` is false (a client of already encoded bytes, like the HTTP bridge's, needs the wire). Either
+   * way every call sends the active trace context, so the callee continues the caller's trace (telemetry.ts).
    */
   client<D extends CompatServiceDefinition>(definition: D, peer: PeerName, options?: { inProcess?: boolean }): TradeplaneClient<D>;
   /**
@@ -204,6 +205,11 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
       return channel;
     };
     const clientOptions = { token: serviceToken, deadlineMs: config.clientDeadlineMs };
+    // clients/node's `createServiceClient` with the caller's trace context sent first (telemetry.ts), so the callee's
+    // span continues the trace of the call being handled here.
+    const peerClientFactory = createClientFactory().use(traceContextClientMiddleware()).use(tradeplaneClientMiddleware());
+    const peerClient = <D extends CompatServiceDefinition>(definition: D, channel: Channel): TradeplaneClient<D> =>
+      peerClientFactory.create(definition, channel, { "*": defaultCallOptions(clientOptions) }) as TradeplaneClient<D>;
     let listening = false;
     let stopped: Promise<void> | undefined;
 
@@ -234,7 +240,7 @@ export async function createRuntime(config: RuntimeConfig, overrides: RuntimeOve
       client(definition, peer, options = {}) {
         // The channel is resolved on first use: in the one-process mode the own port is known only after listen().
         let channelClient: TradeplaneClient<typeof definition> | undefined;
-        const overGrpc = () => (channelClient ??= createServiceClient(definition, channelTo(peer), clientOptions));
+        const overGrpc = () => (channelClient ??= peerClient(definition, channelTo(peer)));
         if (config.inProcessCalls && options.inProcess !== false && config.peers[peer] === undefined) {
           return createInProcessClient(definition, { server: grpc, overGrpc, defaults: defaultCallOptions(clientOptions) });
         }

@@ -14,6 +14,7 @@
 // nice-grpc-opentelemetry's middleware (it records one event per message).
 import {
   context,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -25,6 +26,7 @@ import {
   type Span,
   type SpanContext,
   type TextMapGetter,
+  type TextMapSetter,
   type TraceState,
 } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -39,7 +41,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-node';
-import { Status, type ClientMiddleware, type ServerMiddleware } from 'nice-grpc-common';
+import { Metadata, Status, type ClientMiddleware, type ServerMiddleware } from 'nice-grpc-common';
 import { openTelemetryClientMiddleware, openTelemetryServerMiddleware } from 'nice-grpc-opentelemetry';
 
 export type TraceExporterKind = 'none' | 'console' | 'otlp';
@@ -224,6 +226,34 @@ function serverSpanAttributes(path: string, peer: string): Attributes {
 /** Client middleware: one CLIENT span per RPC, with the trace context sent in the metadata. */
 export function telemetryClientMiddleware(): ClientMiddleware {
   return openTelemetryClientMiddleware();
+}
+
+const metadataSetter: TextMapSetter<Metadata> = { set: (metadata, key, value) => void metadata.set(key, value) };
+const clientSpanMiddleware = openTelemetryClientMiddleware();
+
+/**
+ * Client middleware of the calls between services (runtime.ts peer clients, over gRPC or in-process): sends the W3C
+ * trace context of the active context (`traceparent`, `tracestate`) in the call's metadata, so the callee's SERVER
+ * span continues the caller's trace. A `traceparent` the caller put in the call's metadata is sent as it is.
+ *
+ * Like `startServerSpan`, it records a span only when spans are exported: then a unary call gets the CLIENT span of
+ * nice-grpc-opentelemetry and the callee's span is its child. Otherwise no span is made and the active span's
+ * context (usually the unrecorded SERVER span of the call being handled) is sent as it is: a header on a copy of the
+ * metadata, nothing when no trace is active. Streaming calls never get a CLIENT span (it would record an event per
+ * message of a long feed); they carry the active context too.
+ */
+export function traceContextClientMiddleware(): ClientMiddleware {
+  return (call, options) => {
+    if (options.metadata?.has('traceparent') === true) return call.next(call.request, options);
+    if (exporting && !call.requestStream && !call.responseStream) return clientSpanMiddleware(call, options);
+    const active = context.active();
+    const spanContext = trace.getSpanContext(active);
+    if (spanContext === undefined || !isSpanContextValid(spanContext)) return call.next(call.request, options);
+    // A copy: the default metadata (the service token) is shared by every call of the client.
+    const metadata = Metadata(options.metadata);
+    propagation.inject(active, metadata, metadataSetter);
+    return call.next(call.request, { ...options, metadata });
+  };
 }
 
 const headerGetter: TextMapGetter<Record<string, unknown>> = {
