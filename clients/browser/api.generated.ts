@@ -2377,11 +2377,15 @@ export interface MarketDataServiceClient {
   streamQuotes(request: RequestOf<marketdata.StreamQuotesRequest>, handlers: StreamHandlers<marketdata.StreamQuotesResponse>, options?: StreamOptions): Subscription;
   /**
    * Adds and removes symbols of a running StreamQuotes stream of the same caller. The change is atomic: if
-   * any added symbol is unknown (NOT_FOUND, reason UNKNOWN_SYMBOL) or the result exceeds the per-stream symbol
-   * limit (RESOURCE_EXHAUSTED, reason TOO_MANY_SYMBOLS), nothing changes. A stream that does not exist, has
-   * ended, or belongs to another caller is NOT_FOUND with reason STREAM_NOT_FOUND. Adding a symbol already
-   * subscribed, or removing one that is not, is a no-op, so the call is safe to retry (natural key: stream_id
-   * plus the resulting symbol set). Removing every symbol keeps the stream open (heartbeats only).
+   * any added symbol is malformed (INVALID_ARGUMENT, reason INVALID_SYMBOL) or unknown (NOT_FOUND, reason
+   * UNKNOWN_SYMBOL) or the result exceeds the per-stream symbol limit (RESOURCE_EXHAUSTED, reason
+   * TOO_MANY_SYMBOLS), nothing changes. The call may reach any market data instance, not only the one serving
+   * the stream: that instance applies it and the answer and errors are the same. A stream that no instance
+   * holds (never opened, or ended) is NOT_FOUND with reason STREAM_NOT_FOUND, at the latest after a short
+   * server-configured wait for instances that do not answer; a stream of another caller is PERMISSION_DENIED
+   * with reason STREAM_NOT_PERMITTED and is not changed. Adding a symbol already subscribed, or removing one
+   * that is not, is a no-op, so the call is safe to retry (natural key: stream_id plus the resulting symbol
+   * set). Removing every symbol keeps the stream open (heartbeats only).
    */
   updateSubscription(request: RequestOf<marketdata.UpdateSubscriptionRequest>, options?: CallOptions): Promise<marketdata.UpdateSubscriptionResponse>;
   /**

@@ -12,6 +12,13 @@ export const marketDataConfigSpec = {
     }),
     maxStreamsPerCaller: int({ env: "MARKETDATA_MAX_STREAMS_PER_CALLER", default: 16, validate: (value) => (value >= 1 ? undefined : "must be at least 1") }),
     maxSymbolsPerStream: int({ env: "MARKETDATA_MAX_SYMBOLS_PER_STREAM", default: 200, validate: (value) => (value >= 1 ? undefined : "must be at least 1") }),
+    updateForwardTimeoutMs: durationMs({
+      env: "MARKETDATA_UPDATE_FORWARD_TIMEOUT",
+      default: 2_000,
+      minMs: 1,
+      description:
+        "how long UpdateSubscription waits for other instances that received a stream's update but did not answer; then the stream counts as not found",
+    }),
     maxReplayPerSymbol: int({
       env: "MARKETDATA_MAX_REPLAY_PER_SYMBOL",
       default: 1_000,

@@ -4,6 +4,9 @@
 import { randomUUID } from "node:crypto";
 import * as path from "node:path";
 import { MarketDataServiceDefinition } from "../../generated/tradeplane/marketdata/v1/market_data_service";
+import { createMemoryPubSub } from "../platform/pubsub-memory";
+import { createRedisPubSub } from "../platform/pubsub-redis";
+import { createRequestReplyBus } from "../platform/request-reply";
 import { startServices, type RunningService, type Runtime } from "../platform/runtime";
 import { loadInstruments } from "./adapters/instrument-store";
 import { marketDataMetrics } from "./adapters/market-data-metrics";
@@ -11,6 +14,7 @@ import { createMemoryQuoteBus } from "./adapters/quote-bus-memory";
 import { createRedisQuoteBus } from "./adapters/quote-bus-redis";
 import { createQuoteCache } from "./adapters/quote-cache";
 import { createQuoteStore } from "./adapters/quote-store";
+import { createSubscriptionRelay } from "./adapters/subscription-relay";
 import { loadMarketDataConfig } from "./config";
 import { InstrumentRegistry } from "./domain/instrument-registry";
 import type { PublishTicksDeps } from "./domain/publish-ticks";
@@ -18,7 +22,7 @@ import type { Quote, SequencedQuote } from "./domain/quote";
 import type { QuoteBus } from "./domain/quote-bus";
 import { QuoteFanout } from "./domain/quote-fanout";
 import { QuoteSimulator } from "./domain/quote-simulator";
-import type { QuoteStreamDeps } from "./domain/quote-streams";
+import { updateSubscription, type UpdateAnySubscriptionDeps } from "./domain/quote-streams";
 import type { ReadQuotesDeps } from "./domain/read-quotes";
 import { StreamRegistry } from "./domain/stream-registry";
 import { TickBatcher } from "./domain/tick-batcher";
@@ -121,7 +125,17 @@ export async function register(runtime: Runtime): Promise<void> {
   };
 
   const reads: ReadQuotesDeps = { registry, cache: quoteCache, store, onCacheFailure };
-  const streams: QuoteStreamDeps = {
+  // A stream lives in the instance that opened it; UpdateSubscription calls reaching another instance are handed to it
+  // over Redis pub/sub (channels under the bus namespace, like the quotes). Alone, the in-process stand-in answers.
+  const relayBus = createRequestReplyBus(
+    runtime.config.redisUrl
+      ? createRedisPubSub({ url: runtime.config.redisUrl, channelPrefix: config.bus.namespace, logger })
+      : createMemoryPubSub({ logger }),
+    { logger },
+  );
+  runtime.onStop(() => relayBus.close());
+  const relay = createSubscriptionRelay(relayBus, { timeoutMs: config.streams.updateForwardTimeoutMs });
+  const streams: UpdateAnySubscriptionDeps = {
     registry: new StreamRegistry({
       maxStreamsPerCaller: config.streams.maxStreamsPerCaller,
       maxSymbolsPerStream: config.streams.maxSymbolsPerStream,
@@ -132,7 +146,9 @@ export async function register(runtime: Runtime): Promise<void> {
     bufferCapacity: config.streams.bufferCapacity,
     maxReplayPerSymbol: config.streams.maxReplayPerSymbol,
     newStreamId: randomUUID,
+    otherInstances: relay,
   };
+  await relay.serve((request) => (streams.registry.holds(request.streamId) ? updateSubscription(streams, request) : undefined));
 
   runtime.grpc.add(
     MarketDataServiceDefinition,

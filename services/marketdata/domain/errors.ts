@@ -13,6 +13,7 @@ export type MarketDataErrorCode =
   | "UNKNOWN_INSTRUMENT"
   | "NO_QUOTE"
   | "STREAM_NOT_FOUND"
+  | "STREAM_NOT_PERMITTED"
   | "TOO_MANY_STREAMS"
   | "TOO_MANY_SYMBOLS"
   | "TOO_MANY_TICKS";
@@ -26,10 +27,16 @@ const KIND_BY_CODE: Readonly<Record<MarketDataErrorCode, ErrorKind>> = {
   UNKNOWN_INSTRUMENT: "not_found",
   NO_QUOTE: "not_found",
   STREAM_NOT_FOUND: "not_found",
+  STREAM_NOT_PERMITTED: "permission_denied",
   TOO_MANY_STREAMS: "resource_exhausted",
   TOO_MANY_SYMBOLS: "resource_exhausted",
   TOO_MANY_TICKS: "resource_exhausted",
 };
+
+/** Whether `code` is one of the market data error codes (e.g. one received from another instance). */
+export function isMarketDataErrorCode(code: string): code is MarketDataErrorCode {
+  return Object.hasOwn(KIND_BY_CODE, code);
+}
 
 /** What the caller may need to correct the request: the offending field, symbols or limit. */
 export interface MarketDataErrorDetails {

@@ -6,7 +6,7 @@ import type { StreamEndReason } from "./quote-frame";
 import { QuoteSubscription } from "./quote-subscription";
 import type { QuoteReplaySource } from "./replay-ring";
 import { decodeResumeToken } from "./resume-token";
-import type { StreamRegistry } from "./stream-registry";
+import { streamNotFound, type StreamRegistry } from "./stream-registry";
 
 /** Everything the quote-stream use cases need; built once in main.ts. */
 export interface QuoteStreamDeps {
@@ -33,6 +33,24 @@ export interface UpdateSubscriptionRequest {
   readonly streamId: string;
   readonly add: readonly string[];
   readonly remove: readonly string[];
+}
+
+/**
+ * The other market data instances sharing the quote bus. A stream lives in the memory of the instance that opened
+ * it, while an UpdateSubscription may reach any instance; one that does not hold the stream hands the update on.
+ */
+export interface OtherInstances {
+  /**
+   * Has the instance holding `request.streamId` apply the update with its own rules: resolves with the symbols the
+   * stream now follows, or undefined when no instance holds it; rejects with the holder's error (e.g. UNKNOWN_SYMBOL,
+   * STREAM_NOT_PERMITTED). `signal` stops the wait when the caller goes away.
+   */
+  updateSubscription(request: UpdateSubscriptionRequest, signal?: AbortSignal): Promise<readonly string[] | undefined>;
+}
+
+/** What UpdateSubscription needs when streams may be held by other instances. */
+export interface UpdateAnySubscriptionDeps extends QuoteStreamDeps {
+  readonly otherInstances: OtherInstances;
 }
 
 /** Normalize, de-duplicate and check symbols; all unknown ones are reported together. */
@@ -133,6 +151,21 @@ export function updateSubscription(deps: QuoteStreamDeps, request: UpdateSubscri
     subscription.addWithSnapshot(symbol, deps.fanout.latestQuote(symbol));
   }
   return subscription.subscribedSymbols;
+}
+
+/**
+ * UpdateSubscription whichever instance receives it: a stream held here is changed here; any other is changed by
+ * the instance holding it, so the answer and the errors are the same. STREAM_NOT_FOUND when no instance holds it.
+ */
+export async function updateSubscriptionOnAnyInstance(
+  deps: UpdateAnySubscriptionDeps,
+  request: UpdateSubscriptionRequest,
+  signal?: AbortSignal,
+): Promise<string[]> {
+  if (deps.registry.holds(request.streamId)) return updateSubscription(deps, request);
+  const symbols = await deps.otherInstances.updateSubscription(request, signal);
+  if (symbols === undefined) throw streamNotFound(request.streamId);
+  return [...symbols];
 }
 
 /** Release a stream's fan-out routes and quota slot; safe to call twice. */

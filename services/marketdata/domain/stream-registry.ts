@@ -9,8 +9,8 @@ export interface StreamLimits {
 
 /**
  * The open quote streams of this process, by id and by caller, enforcing the per-caller quotas.
- * A stream is found only by its own caller: another caller's stream id is reported as not found,
- * so ids cannot be probed.
+ * Only its own caller may change a stream. Stream ids are random UUIDs, so saying that another
+ * caller's id exists (PERMISSION_DENIED) gives away nothing a caller could guess.
  */
 export class StreamRegistry {
   private readonly byId = new Map<string, QuoteSubscription>();
@@ -55,11 +55,17 @@ export class StreamRegistry {
     else this.countByCaller.delete(subscription.callerId);
   }
 
-  /** The caller's open stream with this id; throws STREAM_NOT_FOUND otherwise. */
+  /** Whether this process holds an open stream with this id (of any caller). */
+  holds(streamId: string): boolean {
+    return this.byId.has(streamId);
+  }
+
+  /** The caller's open stream with this id; throws STREAM_NOT_FOUND, or STREAM_NOT_PERMITTED for another caller's. */
   find(streamId: string, callerId: string): QuoteSubscription {
     const subscription = this.byId.get(streamId);
-    if (!subscription || subscription.callerId !== callerId) {
-      throw new MarketDataError("STREAM_NOT_FOUND", `no open quote stream "${streamId}"`, { field: "stream_id" });
+    if (!subscription) throw streamNotFound(streamId);
+    if (subscription.callerId !== callerId) {
+      throw new MarketDataError("STREAM_NOT_PERMITTED", `quote stream "${streamId}" belongs to another caller`, { field: "stream_id" });
     }
     return subscription;
   }
@@ -67,4 +73,9 @@ export class StreamRegistry {
   all(): QuoteSubscription[] {
     return [...this.byId.values()];
   }
+}
+
+/** No instance holds an open stream with this id: it never existed, or it has ended. */
+export function streamNotFound(streamId: string): MarketDataError {
+  return new MarketDataError("STREAM_NOT_FOUND", `no open quote stream "${streamId}"`, { field: "stream_id" });
 }

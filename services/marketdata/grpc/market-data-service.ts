@@ -10,8 +10,8 @@ import type { InstrumentRegistry } from "../domain/instrument-registry";
 import { findInstrument, listInstruments } from "../domain/instrument-registry";
 import type { PublishTicksDeps } from "../domain/publish-ticks";
 import { publishTicks } from "../domain/publish-ticks";
-import type { QuoteStreamDeps } from "../domain/quote-streams";
-import { closeQuoteStream, openQuoteStream, updateSubscription } from "../domain/quote-streams";
+import type { UpdateAnySubscriptionDeps } from "../domain/quote-streams";
+import { closeQuoteStream, openQuoteStream, updateSubscriptionOnAnyInstance } from "../domain/quote-streams";
 import type { ReadQuotesDeps } from "../domain/read-quotes";
 import { batchGetQuotes, getQuote } from "../domain/read-quotes";
 import {
@@ -31,7 +31,7 @@ export interface MarketDataHandlerDeps {
   readonly registry: InstrumentRegistry;
   readonly reads: ReadQuotesDeps;
   readonly bars: GetBarsDeps;
-  readonly streams: QuoteStreamDeps;
+  readonly streams: UpdateAnySubscriptionDeps;
   readonly publishing: PublishTicksDeps;
   readonly nowMs: () => number;
   /** What the transport counts: open streams and rejected ticks by reason. */
@@ -132,12 +132,11 @@ export function createMarketDataService(deps: MarketDataHandlerDeps): MarketData
     },
 
     async updateSubscription(request, context) {
-      const symbols = updateSubscription(deps.streams, {
-        callerId: context.principal.subject,
-        streamId: request.streamId,
-        add: request.add,
-        remove: request.remove,
-      });
+      const symbols = await updateSubscriptionOnAnyInstance(
+        deps.streams,
+        { callerId: context.principal.subject, streamId: request.streamId, add: request.add, remove: request.remove },
+        context.signal,
+      );
       return { symbols: [...symbols].sort() };
     },
 
