@@ -13,7 +13,6 @@ export type MarketDataErrorCode =
   | "UNKNOWN_INSTRUMENT"
   | "NO_QUOTE"
   | "STREAM_NOT_FOUND"
-  | "STREAM_NOT_PERMITTED"
   | "TOO_MANY_STREAMS"
   | "TOO_MANY_SYMBOLS"
   | "TOO_MANY_TICKS";
@@ -27,7 +26,6 @@ const KIND_BY_CODE: Readonly<Record<MarketDataErrorCode, ErrorKind>> = {
   UNKNOWN_INSTRUMENT: "not_found",
   NO_QUOTE: "not_found",
   STREAM_NOT_FOUND: "not_found",
-  STREAM_NOT_PERMITTED: "permission_denied",
   TOO_MANY_STREAMS: "resource_exhausted",
   TOO_MANY_SYMBOLS: "resource_exhausted",
   TOO_MANY_TICKS: "resource_exhausted",

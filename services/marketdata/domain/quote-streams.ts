@@ -43,7 +43,7 @@ export interface OtherInstances {
   /**
    * Has the instance holding `request.streamId` apply the update with its own rules: resolves with the symbols the
    * stream now follows, or undefined when no instance holds it; rejects with the holder's error (e.g. UNKNOWN_SYMBOL,
-   * STREAM_NOT_PERMITTED). `signal` stops the wait when the caller goes away.
+   * STREAM_NOT_FOUND for another caller's stream). `signal` stops the wait when the caller goes away.
    */
   updateSubscription(request: UpdateSubscriptionRequest, signal?: AbortSignal): Promise<readonly string[] | undefined>;
 }

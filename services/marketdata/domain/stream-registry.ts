@@ -9,8 +9,8 @@ export interface StreamLimits {
 
 /**
  * The open quote streams of this process, by id and by caller, enforcing the per-caller quotas.
- * Only its own caller may change a stream. Stream ids are random UUIDs, so saying that another
- * caller's id exists (PERMISSION_DENIED) gives away nothing a caller could guess.
+ * A stream is found only by its own caller: another caller's stream id is reported as not found, as
+ * the orders service does with another portfolio's order, so a caller learns nothing of other streams.
  */
 export class StreamRegistry {
   private readonly byId = new Map<string, QuoteSubscription>();
@@ -60,13 +60,10 @@ export class StreamRegistry {
     return this.byId.has(streamId);
   }
 
-  /** The caller's open stream with this id; throws STREAM_NOT_FOUND, or STREAM_NOT_PERMITTED for another caller's. */
+  /** The caller's open stream with this id; throws STREAM_NOT_FOUND otherwise (another caller's stream too). */
   find(streamId: string, callerId: string): QuoteSubscription {
     const subscription = this.byId.get(streamId);
-    if (!subscription) throw streamNotFound(streamId);
-    if (subscription.callerId !== callerId) {
-      throw new MarketDataError("STREAM_NOT_PERMITTED", `quote stream "${streamId}" belongs to another caller`, { field: "stream_id" });
-    }
+    if (!subscription || subscription.callerId !== callerId) throw streamNotFound(streamId);
     return subscription;
   }
 

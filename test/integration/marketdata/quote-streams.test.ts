@@ -114,8 +114,8 @@ describe("StreamQuotes and UpdateSubscription (through the generated client)", (
     const [first] = await reader.until(() => true);
     const mallory = await detailedClient(system, { sub: "mallory", roles: ["trader"], portfolios: [] });
     expect(await failureOf(mallory.updateSubscription({ streamId: first!.streamId, add: ["AAPL"], remove: [] }))).to.deep.include({
-      code: Status.PERMISSION_DENIED,
-      reason: "STREAM_NOT_PERMITTED",
+      code: Status.NOT_FOUND,
+      reason: "STREAM_NOT_FOUND",
     });
 
     const md = await detailedClient(system, { sub: "limited", roles: ["trader"], portfolios: [] });

@@ -109,14 +109,14 @@ describe("UpdateSubscription on any market data instance", function () {
       expect(failure).to.deep.include({ code: Status.NOT_FOUND, reason: "STREAM_NOT_FOUND" });
     });
 
-    it("refuses another caller's stream with PERMISSION_DENIED through either instance and leaves it unchanged", async () => {
+    it("answers NOT_FOUND for another caller's stream through either instance and leaves it unchanged", async () => {
       await tick("PG");
       const { streamId } = await open(a!, ["PG"]);
       for (const system of [b!, a!]) {
         const mallory = await detailedClient(system, MALLORY);
         expect(await failureOf(mallory.updateSubscription({ streamId, add: ["CVX"], remove: ["PG"] }))).to.deep.include({
-          code: Status.PERMISSION_DENIED,
-          reason: "STREAM_NOT_PERMITTED",
+          code: Status.NOT_FOUND,
+          reason: "STREAM_NOT_FOUND",
         });
       }
       const unchanged = await (await b!.clientsAs(OWNER)).marketData.updateSubscription({ streamId, add: [], remove: [] });
@@ -163,15 +163,15 @@ describe("UpdateSubscription on any market data instance", function () {
       });
     });
 
-    it("refuses another caller's stream with PERMISSION_DENIED", async () => {
+    it("answers NOT_FOUND for another caller's stream", async () => {
       await tick("PG");
       const reader = openStream(await system!.clientsAs(OWNER), { symbols: ["PG"] });
       try {
         const streamId = await streamIdOf(reader);
         const mallory = await detailedClient(system!, MALLORY);
         expect(await failureOf(mallory.updateSubscription({ streamId, add: ["CVX"], remove: [] }))).to.deep.include({
-          code: Status.PERMISSION_DENIED,
-          reason: "STREAM_NOT_PERMITTED",
+          code: Status.NOT_FOUND,
+          reason: "STREAM_NOT_FOUND",
         });
       } finally {
         reader.close();

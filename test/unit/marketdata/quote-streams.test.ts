@@ -170,7 +170,7 @@ describe("marketdata quote streams", () => {
     const m = market();
     const stream = await openQuoteStream(m.deps, { callerId: "alice", symbols: ["AAPL"] });
     const request = { callerId: "mallory", streamId: stream.streamId, add: ["MSFT"], remove: [] };
-    expect(await errorCodeOf(() => updateSubscription(m.deps, request))).to.equal("STREAM_NOT_PERMITTED");
+    expect(await errorCodeOf(() => updateSubscription(m.deps, request))).to.equal("STREAM_NOT_FOUND");
     expect(await errorCodeOf(() => updateSubscription(m.deps, { ...request, callerId: "alice", streamId: "nope" }))).to.equal("STREAM_NOT_FOUND");
   });
 

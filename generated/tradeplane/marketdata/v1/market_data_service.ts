@@ -3093,9 +3093,9 @@ export const MarketDataServiceDefinition = {
      * UNKNOWN_SYMBOL) or the result exceeds the per-stream symbol limit (RESOURCE_EXHAUSTED, reason
      * TOO_MANY_SYMBOLS), nothing changes. The call may reach any market data instance, not only the one serving
      * the stream: that instance applies it and the answer and errors are the same. A stream that no instance
-     * holds (never opened, or ended) is NOT_FOUND with reason STREAM_NOT_FOUND, at the latest after a short
-     * server-configured wait for instances that do not answer; a stream of another caller is PERMISSION_DENIED
-     * with reason STREAM_NOT_PERMITTED and is not changed. Adding a symbol already subscribed, or removing one
+     * holds (never opened, or ended) or that belongs to another caller is NOT_FOUND with reason STREAM_NOT_FOUND
+     * (so ids cannot be probed), at the latest after a short server-configured wait for instances that do not
+     * answer; another caller's stream is not changed. Adding a symbol already subscribed, or removing one
      * that is not, is a no-op, so the call is safe to retry (natural key: stream_id plus the resulting symbol
      * set). Removing every symbol keeps the stream open (heartbeats only).
      */
@@ -3293,9 +3293,9 @@ export interface MarketDataServiceImplementation<CallContextExt = {}> {
    * UNKNOWN_SYMBOL) or the result exceeds the per-stream symbol limit (RESOURCE_EXHAUSTED, reason
    * TOO_MANY_SYMBOLS), nothing changes. The call may reach any market data instance, not only the one serving
    * the stream: that instance applies it and the answer and errors are the same. A stream that no instance
-   * holds (never opened, or ended) is NOT_FOUND with reason STREAM_NOT_FOUND, at the latest after a short
-   * server-configured wait for instances that do not answer; a stream of another caller is PERMISSION_DENIED
-   * with reason STREAM_NOT_PERMITTED and is not changed. Adding a symbol already subscribed, or removing one
+   * holds (never opened, or ended) or that belongs to another caller is NOT_FOUND with reason STREAM_NOT_FOUND
+   * (so ids cannot be probed), at the latest after a short server-configured wait for instances that do not
+   * answer; another caller's stream is not changed. Adding a symbol already subscribed, or removing one
    * that is not, is a no-op, so the call is safe to retry (natural key: stream_id plus the resulting symbol
    * set). Removing every symbol keeps the stream open (heartbeats only).
    */
@@ -3390,9 +3390,9 @@ export interface MarketDataServiceClient<CallOptionsExt = {}> {
    * UNKNOWN_SYMBOL) or the result exceeds the per-stream symbol limit (RESOURCE_EXHAUSTED, reason
    * TOO_MANY_SYMBOLS), nothing changes. The call may reach any market data instance, not only the one serving
    * the stream: that instance applies it and the answer and errors are the same. A stream that no instance
-   * holds (never opened, or ended) is NOT_FOUND with reason STREAM_NOT_FOUND, at the latest after a short
-   * server-configured wait for instances that do not answer; a stream of another caller is PERMISSION_DENIED
-   * with reason STREAM_NOT_PERMITTED and is not changed. Adding a symbol already subscribed, or removing one
+   * holds (never opened, or ended) or that belongs to another caller is NOT_FOUND with reason STREAM_NOT_FOUND
+   * (so ids cannot be probed), at the latest after a short server-configured wait for instances that do not
+   * answer; another caller's stream is not changed. Adding a symbol already subscribed, or removing one
    * that is not, is a no-op, so the call is safe to retry (natural key: stream_id plus the resulting symbol
    * set). Removing every symbol keeps the stream open (heartbeats only).
    */
