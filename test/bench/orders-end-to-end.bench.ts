@@ -25,7 +25,7 @@ import { connectionSettings, createTestDatabase } from "../../services/platform/
 import { createIsolatedVhost } from "../chaos/isolated-vhost";
 import { backendCpuMs, backendCpuSpentMs, brokerPids, cpuMsOf } from "./support/process-cpu";
 import { percentile, report } from "./support/report";
-import { startServiceProcess, type FakeMarketSpec } from "./support/service-process";
+import { startServiceProcess, type FakeMarketSpec, type ServiceProcess } from "./support/service-process";
 
 const SECRET = "bench-secret-0123456789abcdef0123456789";
 const SYMBOLS = 20;
@@ -94,25 +94,39 @@ async function main(): Promise<void> {
   // for any real caller; this process is only the load generator and the observer.
   // ORDERS_BENCH_PROCESSES=per-service runs accounting and orders (with the market data peer) in a process each, as
   // a split deployment would: two event loops, and holds go to accounting over gRPC.
+  // ORDERS_BENCH_REPLICAS=n runs n identical service processes (each with orders, accounting and the market data
+  // peer, all on the same database and broker), as a deployment scales Node services: one process per core. The
+  // load generator spreads its submits over them.
   const perService = process.env.ORDERS_BENCH_PROCESSES === "per-service";
+  const replicas = perService ? 1 : Math.max(1, Number(process.env.ORDERS_BENCH_REPLICAS ?? 1));
+  if (replicas > 1 && (baseUrl === undefined || vhost === null)) {
+    throw new Error("ORDERS_BENCH_REPLICAS > 1 needs DATABASE_URL and AMQP_URL: replicas share the database and the broker");
+  }
   const accountingProcess = perService ? await startServiceProcess(["accounting"], { ...env, BENCH_FAKE_MARKET: "" }) : null;
-  const running = await startServiceProcess(
-    perService ? ["orders"] : ["accounting", "orders"],
-    accountingProcess ? { ...env, ACCOUNTING_ADDRESS: `127.0.0.1:${accountingProcess.grpcPort}` } : env,
-  );
-  const servicePids = [running.child.pid!, ...(accountingProcess ? [accountingProcess.child.pid!] : [])];
+  const running: ServiceProcess[] = [];
+  // One at a time: the first applies the migrations.
+  for (let i = 0; i < replicas; i++) {
+    running.push(
+      await startServiceProcess(
+        perService ? ["orders"] : ["accounting", "orders"],
+        accountingProcess ? { ...env, ACCOUNTING_ADDRESS: `127.0.0.1:${accountingProcess.grpcPort}` } : env,
+      ),
+    );
+  }
+  const servicePids = [...running.map((r) => r.child.pid!), ...(accountingProcess ? [accountingProcess.child.pid!] : [])];
   const serviceCpuMsNow = () => servicePids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
-  const address = `127.0.0.1:${running.grpcPort}`;
   const token = await issueToken(
     { secret: SECRET, issuer: "tradeplane", audience: "tradeplane" },
     { sub: "bench", roles: ["admin", "trader"], portfolios: ["*"] },
     3600,
   );
-  const orderClients = createClients({ address, token, deadlineMs: 30_000 });
+  const replicaClients = running.map((r) => createClients({ address: `127.0.0.1:${r.grpcPort}`, token, deadlineMs: 30_000 }));
   const accountingClients = accountingProcess
     ? createClients({ address: `127.0.0.1:${accountingProcess.grpcPort}`, token, deadlineMs: 30_000 })
-    : orderClients;
-  const clients = { orders: orderClients.orders, accounting: accountingClients.accounting };
+    : replicaClients[0];
+  const clients = { orders: replicaClients[0].orders, accounting: accountingClients.accounting };
+  // The orders client of the i-th submit: round robin over the replicas.
+  const ordersFor = (i: number) => replicaClients[i % replicaClients.length].orders;
 
   try {
     const portfolios = Array.from({ length: THROUGHPUT_PORTFOLIOS + LATENCY_PORTFOLIOS }, () => id24("pb"));
@@ -127,7 +141,7 @@ async function main(): Promise<void> {
     // Warm-up: connections, prepared plans, queues.
     await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        clients.orders.submitOrder(submit(portfolios[i % THROUGHPUT_PORTFOLIOS], symbols[i % SYMBOLS])),
+        ordersFor(i).submitOrder(submit(portfolios[i % THROUGHPUT_PORTFOLIOS], symbols[i % SYMBOLS])),
       ),
     );
     await sleep(2000);
@@ -157,7 +171,7 @@ async function main(): Promise<void> {
           const symbol = symbols[Math.floor(i / THROUGHPUT_PORTFOLIOS) % SYMBOLS];
           const key = `${portfolioId}/${symbol}`;
           expected.set(key, (expected.get(key) ?? 0) + 1);
-          await clients.orders.submitOrder(submit(portfolioId, symbol));
+          await ordersFor(i).submitOrder(submit(portfolioId, symbol));
         }
       }),
     );
@@ -239,7 +253,7 @@ async function main(): Promise<void> {
       const since = performance.now();
       outstanding.set(portfolioId, { since, want, symbol });
       inFlight.push(
-        clients.orders.submitOrder(submit(portfolioId, symbol)).then(() => {
+        ordersFor(i).submitOrder(submit(portfolioId, symbol)).then(() => {
           ackMs.push(performance.now() - since);
         }),
       );
@@ -257,7 +271,7 @@ async function main(): Promise<void> {
     console.log(
       `  CPU per order in the throughput phase: service process ${ms(cpuMsPerOrder)} ms, Postgres ${ms(postgresCpuMsPerOrder)} ms, ` +
         `RabbitMQ ${ms(brokerCpuMsPerOrder)} ms, load generator ${ms(loadGeneratorCpuMsPerOrder)} ms; ` +
-        `service process at ${serviceCores.toFixed(2)} cores; load average ${os.loadavg()[0].toFixed(2)}`,
+        `${running.length > 1 ? `${running.length} service processes` : "service process"} at ${serviceCores.toFixed(2)} cores; load average ${os.loadavg()[0].toFixed(2)}`,
     );
 
     report({
@@ -274,6 +288,7 @@ async function main(): Promise<void> {
       measurements: {
         backends: { database: baseUrl === undefined ? "embedded" : "postgres", broker: vhost === null ? "memory" : "rabbitmq" },
         pgbenchNTps: baselineTps,
+        serviceProcesses: servicePids.length,
         throughputOrders: THROUGHPUT_ORDERS,
         submitPhaseMs: submittedMs,
         settledMs,
@@ -297,9 +312,9 @@ async function main(): Promise<void> {
       },
     });
   } finally {
-    orderClients.close();
-    if (accountingClients !== orderClients) accountingClients.close();
-    await running.stop();
+    for (const replica of replicaClients) replica.close();
+    if (accountingClients !== replicaClients[0]) accountingClients.close();
+    for (const replica of running) await replica.stop();
     await accountingProcess?.stop();
     await db.drop();
     vhost?.drop();
