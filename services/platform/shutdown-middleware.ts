@@ -19,7 +19,7 @@ export interface ShutdownWatcher {
 export interface ShutdownControl {
   /**
    * For client- and bidi-streaming calls. Unary calls read `shutdownSignal` directly (they finish rather than end
-   * early); server-streaming calls get the same hook from their call context in grpc-server.ts.
+   * early); server-streaming calls get the same hook from their call context in grpc-server-stream.ts.
    */
   middleware: ServerMiddleware<ShutdownCallContext>;
   /** Aborts when shutdown begins. */
