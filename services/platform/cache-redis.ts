@@ -1,9 +1,10 @@
 // The production cache on Redis. It is tuned to fail fast: while Redis is down a command is rejected at once (no
 // offline queue, one retry, a short command timeout) so callers fall back to Postgres instead of piling up behind a
 // dead connection. Auto-pipelining batches the commands issued in one event-loop tick into one write.
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { checkedTtlMs } from "./cache-memory";
 import type { Cache } from "./messaging";
+import { openRedisCommands } from "./redis-connection";
 
 export interface RedisCacheOptions {
   url: string;
@@ -15,19 +16,9 @@ export interface RedisCacheOptions {
 
 /** Creates a Cache on Redis. It connects in the background; `probe()` waits up to `commandTimeoutMs` for it. */
 export function createRedisCache(options: RedisCacheOptions): Cache {
-  const redis = new Redis(options.url, {
-    keyPrefix: options.keyPrefix,
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: options.commandTimeoutMs,
-    connectTimeout: Math.max(1_000, options.commandTimeoutMs),
-    // Keep reconnecting for ever, at most every 2 s, so the cache comes back on its own after an outage.
-    retryStrategy: (times) => Math.min(times * 100, 2_000),
-  });
-  // Connection errors surface through the rejected commands and probe(); without a listener ioredis would print
-  // every failed reconnect attempt.
-  redis.on("error", () => undefined);
+  // Reconnects for ever (redis-connection.ts), so the cache comes back on its own after an outage; connection errors
+  // surface through the rejected commands and probe().
+  const redis = openRedisCommands(options.url, options.commandTimeoutMs, { keyPrefix: options.keyPrefix });
 
   return {
     async get(key) {

@@ -2,9 +2,10 @@
 // which is what lets a request/reply caller stop waiting once every instance has declined. Subscriptions use a
 // connection of their own (a subscribed Redis connection takes no other commands) and are renewed by ioredis after
 // a reconnect; messages published while it was down are lost, as pub/sub promises nothing more.
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { closeRedis, waitUntilReady } from "./cache-redis";
 import type { Logger } from "./logger";
+import { openRedisCommands, openRedisListener } from "./redis-connection";
 import type { PubSub } from "./request-reply";
 
 export interface RedisPubSubOptions {
@@ -20,27 +21,13 @@ export interface RedisPubSubOptions {
 export function createRedisPubSub(options: RedisPubSubOptions): PubSub {
   const prefix = options.channelPrefix ?? "";
   const commandTimeoutMs = options.commandTimeoutMs ?? 1_000;
-  const commands = new Redis(options.url, {
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: Math.max(1_000, commandTimeoutMs),
-    retryStrategy: (times) => Math.min(times * 100, 2_000),
-  });
-  commands.on("error", () => undefined);
+  const commands = openRedisCommands(options.url, commandTimeoutMs);
   let subscriber: Redis | undefined;
   const onMessageByChannel = new Map<string, (message: string) => void>();
   let closed = false;
 
   const openSubscriber = (): Redis => {
-    const connection = new Redis(options.url, {
-      autoResubscribe: true,
-      maxRetriesPerRequest: 1,
-      connectTimeout: Math.max(1_000, commandTimeoutMs),
-      retryStrategy: (times) => Math.min(times * 100, 2_000),
-    });
-    connection.on("error", () => undefined);
+    const connection = openRedisListener(options.url, { autoResubscribe: true, connectTimeout: Math.max(1_000, commandTimeoutMs) });
     connection.on("message", (channel: string, message: string) => {
       const onMessage = onMessageByChannel.get(channel);
       if (onMessage === undefined) return;

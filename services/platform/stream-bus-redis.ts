@@ -2,10 +2,11 @@
 // macro nodes, which is far cheaper than exact trimming, and keeps at least `retention` entries); replays are
 // XRANGE. Live delivery runs one XREAD BLOCK loop per bus on a dedicated connection, over the union of the streams
 // its subscriptions want, so entries appended by any process sharing Redis reach every subscriber in order.
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { closeRedis, waitUntilReady } from "./cache-redis";
 import type { Logger } from "./logger";
 import type { StreamBus, StreamEntry, Subscription } from "./messaging";
+import { openRedisCommands, openRedisListener } from "./redis-connection";
 import { checkRetention, compareStreamIds, parseStreamId } from "./stream-bus-memory";
 
 export interface RedisStreamBusOptions {
@@ -44,15 +45,7 @@ export function createRedisStreamBus(options: RedisStreamBusOptions): StreamBus 
   }
   const prefix = options.keyPrefix ?? "";
   const commandTimeoutMs = options.commandTimeoutMs ?? 1_000;
-  const commands = new Redis(options.url, {
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: Math.max(1_000, commandTimeoutMs),
-    retryStrategy: (times) => Math.min(times * 100, 2_000),
-  });
-  commands.on("error", () => undefined);
+  const commands = openRedisCommands(options.url, commandTimeoutMs);
 
   // Everything below belongs to the live-delivery side, created with the first subscription.
   let blocking: Redis | undefined;
@@ -84,15 +77,12 @@ export function createRedisStreamBus(options: RedisStreamBusOptions): StreamBus 
   };
 
   const openBlocking = (): Redis => {
-    const connection = new Redis(options.url, {
+    const connection = openRedisListener(options.url, {
       enableAutoPipelining: false,
-      maxRetriesPerRequest: 1,
       // ioredis resolves a blocking command with null once BLOCK plus a grace period has passed without a reply:
       // a half-open socket then shows up as a quiet loop iteration instead of a hang.
       blockingTimeout: options.blockMs,
-      retryStrategy: (times) => Math.min(times * 100, 2_000),
     });
-    connection.on("error", () => undefined);
     // A reconnect gets a new client id, which `update` needs to wake the loop with CLIENT UNBLOCK.
     connection.on("close", () => {
       blockingClientId = undefined;

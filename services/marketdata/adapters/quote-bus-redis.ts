@@ -1,5 +1,5 @@
-import { Redis } from "ioredis";
 import { unavailable } from "../../platform/errors";
+import { openRedisCommands } from "../../platform/redis-connection";
 import type { StreamBus, StreamEntry } from "../../platform/messaging";
 import type { Quote, SequencedQuote } from "../domain/quote";
 import type { QuoteBus } from "../domain/quote-bus";
@@ -64,16 +64,8 @@ export function createRedisQuoteBus(options: RedisQuoteBusOptions): QuoteBus {
   // One Redis stream per symbol; the platform stream bus uses stream names as keys.
   const streamPrefix = `${namespace}marketdata.quotes.`;
   const quoteStreamOf = (symbol: string): string => streamPrefix + symbol;
-  const redis = new Redis(options.url, {
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: Math.max(1_000, commandTimeoutMs),
-    retryStrategy: (times) => Math.min(times * 100, 2_000),
-  });
-  // Errors surface on the commands that hit them; the connection itself just reconnects.
-  redis.on("error", () => undefined);
+  // Errors surface on the commands that hit them; the connection itself just reconnects (redis-connection.ts).
+  const redis = openRedisCommands(options.url, commandTimeoutMs);
   redis.defineCommand("publishQuote", { numberOfKeys: 3, lua: PUBLISH_SCRIPT });
   const publishQuote = (redis as unknown as { publishQuote: PublishCommand }).publishQuote.bind(redis);
 
