@@ -5,7 +5,8 @@ import { AccountingError } from "../domain/accounting-error";
 import type { NewExecution, StoredExecution } from "../domain/allocation";
 import { dec } from "../domain/money";
 import type { ExecutionStorePort } from "../domain/record-executions";
-import { fromSqlDate, raw } from "./ledger-store";
+import { fromSqlDate } from "./ledger-rows";
+import { raw } from "./ledger-sql";
 
 const UNIQUE_VIOLATION = "23505";
 

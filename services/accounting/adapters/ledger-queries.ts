@@ -11,7 +11,6 @@ import type { CostBasisMethod, LotClosure, TaxLot } from "../domain/tax-lots";
 import type { TransactionStatus, TransactionType } from "../domain/transaction-type";
 import {
   fromSqlDate,
-  raw,
   toBalanceRow,
   toReservation,
   toStoredTransaction,
@@ -20,7 +19,8 @@ import {
   type LotSqlRow,
   type ReservationSqlRow,
   type TransactionSqlRow,
-} from "./ledger-store";
+} from "./ledger-rows";
+import { raw } from "./ledger-sql";
 
 /** A stored transaction with its timestamps. */
 export interface TransactionRecord extends StoredTransaction {

@@ -171,18 +171,4 @@ function createSession(trx: Knex.Transaction, schema: string, prepared: Database
 /** A read that looks up no reservations and no holds (every caller but the fills'). */
 const NO_LOOKUP: ReservationLookup = { reservationIdsOrOrderIds: [], holdKeys: [] };
 
-// Used by the read adapters (ledger-queries.ts, execution-store.ts, reservation-holds.ts), which import them from here.
-export {
-  fromSqlDate,
-  toBalanceRow,
-  toReservation,
-  toStoredTransaction,
-  toTaxLot,
-  type BalanceSqlRow,
-  type LotSqlRow,
-  type ReservationSqlRow,
-  type TransactionSqlRow,
-} from "./ledger-rows";
-export { raw } from "./ledger-sql";
-
 export type { SecurityKey };

@@ -8,7 +8,7 @@ import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/ba
 import type { ReservationHolds } from "../domain/manage-reservations";
 import type { Reservation } from "../domain/reservation";
 import { dec } from "../domain/money";
-import { toReservation, type ReservationSqlRow } from "./ledger-store";
+import { toReservation, type ReservationSqlRow } from "./ledger-rows";
 
 /** Postgres unique_violation: the same order id was held for another portfolio at the same moment. */
 const UNIQUE_VIOLATION = "23505";
