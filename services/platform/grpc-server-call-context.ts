@@ -2,6 +2,7 @@
 // (unary in grpc-server-unary.ts, server-streaming in grpc-server-stream.ts): metadata converted between grpc-js and
 // nice-grpc only when a handler reads or writes it, and the header lookups the platform steps make without a copy.
 import * as grpc from '@grpc/grpc-js';
+import type { TextMapGetter } from '@opentelemetry/api';
 import { Metadata, ServerError, Status } from 'nice-grpc-common';
 import { ANONYMOUS_PRINCIPAL, type AuthCallContext, type Principal } from './auth';
 import type { ShutdownCallContext } from './shutdown-middleware';
@@ -87,3 +88,15 @@ export function headerOf(metadata: grpc.Metadata, key: string): string | undefin
   if (values.length === 0) return undefined;
   return values.length === 1 ? String(values[0]) : values.join(', ');
 }
+
+/** What the server span reads of a grpc-js call, unary or server-streaming. */
+type IncomingCall = { readonly metadata: grpc.Metadata; getPeer(): string };
+
+/** The W3C trace headers (`traceparent`, `tracestate`) of a grpc-js call. */
+export const callTraceHeaders: TextMapGetter<IncomingCall> = {
+  get: (call, key) => headerOf(call.metadata, key),
+  keys: (call) => Object.keys(call.metadata.getMap()),
+};
+
+/** The remote address of a grpc-js call, for the server span. */
+export const peerOfCall = (call: IncomingCall): string => call.getPeer();

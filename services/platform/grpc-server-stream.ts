@@ -5,11 +5,18 @@
 // cost several async hops (and a span event) each; per stream it is one context object, one 'cancelled'
 // listener and one AbortController, built only when the handler reads `signal`.
 import type * as grpc from '@grpc/grpc-js';
-import { context as otelContext, type Span, type TextMapGetter } from '@opentelemetry/api';
+import { context as otelContext, type Span } from '@opentelemetry/api';
 import { ServerError, Status, type CallContext } from 'nice-grpc-common';
 import { authenticate } from './auth';
 import { mapError, writeErrorDetails } from './error-mapping';
-import { callEndedBeforeStart, GrpcJsCallContext, headerOf, type TradeplaneCallContext } from './grpc-server-call-context';
+import {
+  callEndedBeforeStart,
+  callTraceHeaders,
+  GrpcJsCallContext,
+  headerOf,
+  peerOfCall,
+  type TradeplaneCallContext,
+} from './grpc-server-call-context';
 import type { UnaryMethod } from './grpc-server-unary';
 import { statusOf } from './metrics';
 import { enforceRateLimit } from './rate-limit';
@@ -123,18 +130,11 @@ class StreamCallContext extends GrpcJsCallContext<ServerStreamCall> implements C
   }
 }
 
-const streamTraceHeaders: TextMapGetter<ServerStreamCall> = {
-  get: (call, key) => headerOf(call.metadata, key),
-  keys: (call) => Object.keys(call.metadata.getMap()),
-};
-
-const streamPeerOf = (call: ServerStreamCall): string => call.getPeer();
-
 /** The grpc-js handler of a server-streaming method: the platform steps once, then the frames as they come. */
 export function serverStreamHandler(method: ServerStreamMethod): grpc.handleServerStreamingCall<unknown, unknown> {
   return (call) => {
     const startedAtMs = method.metrics.start();
-    const { span, context: traceContext } = startServerSpan(method.path, call, streamTraceHeaders, streamPeerOf);
+    const { span, context: traceContext } = startServerSpan(method.path, call, callTraceHeaders, peerOfCall);
     // Every await of the stream continues in the call's trace context, so handler logs and peer calls carry it.
     otelContext
       .with(traceContext, serveServerStream, undefined, method, call, span, startedAtMs)

@@ -2,11 +2,18 @@
 // rate limit → the implementation as plain calls (see the header comment of grpc-server.ts), with the context
 // nice-grpc would give. The in-process path (grpc-server-in-process.ts) runs the same steps on the same UnaryMethod.
 import type * as grpc from '@grpc/grpc-js';
-import { context as otelContext, type Span, type TextMapGetter } from '@opentelemetry/api';
+import { context as otelContext, type Span } from '@opentelemetry/api';
 import { ServerError, Status, type CallContext } from 'nice-grpc-common';
 import { authenticate, type AuthCallContext, type Authenticator, type Principal } from './auth';
 import { mapError, writeErrorDetails } from './error-mapping';
-import { callEndedBeforeStart, GrpcJsCallContext, headerOf, type TradeplaneCallContext } from './grpc-server-call-context';
+import {
+  callEndedBeforeStart,
+  callTraceHeaders,
+  GrpcJsCallContext,
+  headerOf,
+  peerOfCall,
+  type TradeplaneCallContext,
+} from './grpc-server-call-context';
 import type { Logger } from './logger';
 import { statusOf, type RpcMetrics } from './metrics';
 import { enforceRateLimit, type RateLimiter } from './rate-limit';
@@ -68,13 +75,6 @@ class UnaryCallContext extends GrpcJsCallContext<UnaryCall> implements CallConte
   }
 }
 
-const traceHeaders: TextMapGetter<UnaryCall> = {
-  get: (call, key) => headerOf(call.metadata, key),
-  keys: (call) => Object.keys(call.metadata.getMap()),
-};
-
-const peerOf = (call: UnaryCall): string => call.getPeer();
-
 /** The grpc-js handler of a unary method: the platform steps in order, as plain calls. */
 export function unaryHandler(method: UnaryMethod): grpc.handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
@@ -87,7 +87,7 @@ export function unaryHandler(method: UnaryMethod): grpc.handleUnaryCall<unknown,
 
 async function serveUnary(method: UnaryMethod, call: UnaryCall, callback: grpc.sendUnaryData<unknown>): Promise<void> {
   const startedAtMs = method.metrics.start();
-  const { span, context: traceContext } = startServerSpan(method.path, call, traceHeaders, peerOf);
+  const { span, context: traceContext } = startServerSpan(method.path, call, callTraceHeaders, peerOfCall);
   const callContext = new UnaryCallContext(call, method.shutdownSignal);
   let response: unknown;
   try {
