@@ -7,7 +7,8 @@ import { defaultCollationIsByteOrder } from "../../../services/accounting/migrat
 import { postTransactions } from "../../../services/accounting/domain/post-transactions";
 import type { TransactionInput } from "../../../services/accounting/domain/validate-transaction";
 import type { WithLedgerSession } from "../../../services/accounting/domain/ledger-session";
-import { createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
+import { type Database } from "../../../services/platform/database";
+import { openAccountingDatabase, type AccountingTestDatabase } from "../../support/accounting-database";
 
 const id24 = () => randomBytes(12).toString("hex");
 
@@ -25,19 +26,18 @@ async function waitForLockWait(db: Database): Promise<void> {
 
 describe("accounting adapters: the ledger store", function () {
   this.timeout(60_000);
-  let testDb: TestDatabase;
+  let ledger: AccountingTestDatabase;
   let db: Database;
   let withLedgerSession: WithLedgerSession;
 
   before(async () => {
-    testDb = await createTestDatabase();
-    db = await openDatabase({ url: testDb.url, schema: "accounting", migrationsDir: "services/accounting/migrations", poolMax: 8 });
+    ledger = await openAccountingDatabase(8);
+    db = ledger.db;
     withLedgerSession = createLedgerStore(db.knex, "accounting");
   });
 
   after(async () => {
-    await db?.close();
-    await testDb?.drop();
+    await ledger?.close();
   });
 
   const item = (portfolioId: string, securityId: string | null, sourceId: string, transactionType: string, quantity: string, price: string): TransactionInput => ({

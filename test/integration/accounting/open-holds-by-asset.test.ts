@@ -17,7 +17,8 @@ import { createReservation, releaseReservationById, type ReservationHolds } from
 import { postFills } from "../../../services/accounting/domain/post-fill";
 import { postTransactions } from "../../../services/accounting/domain/post-transactions";
 import { recordCashMovement } from "../../../services/accounting/domain/record-cash-movement";
-import { connectionSettings, createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
+import { connectionSettings, type Database } from "../../../services/platform/database";
+import { openAccountingDatabase, type AccountingTestDatabase } from "../../support/accounting-database";
 import { isEmbeddedPostgresVersion } from "../../../services/platform/embedded-postgres";
 
 const id24 = () => randomBytes(12).toString("hex");
@@ -26,7 +27,7 @@ const OTHER_OPEN_HOLDS = 20_000;
 
 describe("accounting: open holds are totalled per asset, through the index", function () {
   this.timeout(120_000);
-  let testDb: TestDatabase;
+  let ledger: AccountingTestDatabase;
   let db: Database;
   let withLedgerSession: WithLedgerSession;
   let reservationHolds: ReservationHolds;
@@ -34,8 +35,8 @@ describe("accounting: open holds are totalled per asset, through the index", fun
   const now = () => new Date();
 
   before(async () => {
-    testDb = await createTestDatabase();
-    db = await openDatabase({ url: testDb.url, schema: "accounting", migrationsDir: "services/accounting/migrations", poolMax: 4 });
+    ledger = await openAccountingDatabase();
+    db = ledger.db;
     // Wired as main.ts wires them, named statements included.
     withLedgerSession = createLedgerStore(db.knex, "accounting", db.prepared);
     reservationHolds = createReservationHolds(db.knex, "accounting", db.prepared);
@@ -43,8 +44,7 @@ describe("accounting: open holds are totalled per asset, through the index", fun
   });
 
   after(async () => {
-    await db?.close();
-    await testDb?.drop();
+    await ledger?.close();
   });
 
   async function post(portfolioId: string, securityId: string | null, type: "DEP" | "BUY", quantity: string, price: string): Promise<void> {
@@ -178,7 +178,7 @@ describe("accounting: open holds are totalled per asset, through the index", fun
         [crowded, crowded, crowded, OTHER_OPEN_HOLDS],
       );
       await db.knex.raw("analyze accounting.reservations");
-      client = new Client(connectionSettings(testDb.url));
+      client = new Client(connectionSettings(ledger.url));
       await client.connect();
       embedded = isEmbeddedPostgresVersion((await client.query<{ version: string }>("select version()")).rows[0].version);
     });

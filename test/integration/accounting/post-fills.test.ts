@@ -11,28 +11,28 @@ import type { WithLedgerSession } from "../../../services/accounting/domain/ledg
 import { createReservation } from "../../../services/accounting/domain/manage-reservations";
 import { postFills, type PostFillResult } from "../../../services/accounting/domain/post-fill";
 import { postTransactions } from "../../../services/accounting/domain/post-transactions";
-import { createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
+import { type Database } from "../../../services/platform/database";
+import { openAccountingDatabase, type AccountingTestDatabase } from "../../support/accounting-database";
 
 const id24 = () => randomBytes(12).toString("hex");
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 describe("accounting: posting fills", function () {
   this.timeout(60_000);
-  let testDb: TestDatabase;
+  let ledger: AccountingTestDatabase;
   let db: Database;
   let withLedgerSession: WithLedgerSession;
   const now = () => new Date();
 
   before(async () => {
-    testDb = await createTestDatabase();
-    db = await openDatabase({ url: testDb.url, schema: "accounting", migrationsDir: "services/accounting/migrations", poolMax: 4 });
+    ledger = await openAccountingDatabase();
+    db = ledger.db;
     // Wired as main.ts wires it, named statements included.
     withLedgerSession = createLedgerStore(db.knex, "accounting", db.prepared);
   });
 
   after(async () => {
-    await db?.close();
-    await testDb?.drop();
+    await ledger?.close();
   });
 
   /** The statements `work` sends to the database, in order (the pool serves nothing else meanwhile). */

@@ -6,26 +6,26 @@ import Decimal from "decimal.js";
 import { createReservationHolds } from "../../../services/accounting/adapters/reservation-holds";
 import type { ReservationHolds } from "../../../services/accounting/domain/manage-reservations";
 import { proposedReservation } from "../../../services/accounting/domain/reservation";
-import { createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
+import { type Database } from "../../../services/platform/database";
+import { openAccountingDatabase, type AccountingTestDatabase } from "../../support/accounting-database";
 
 const id24 = () => randomBytes(12).toString("hex");
 const NOW = new Date("2026-11-02T15:00:00Z");
 
 describe("accounting adapters: holds placed in batches", function () {
   this.timeout(60_000);
-  let testDb: TestDatabase;
+  let ledger: AccountingTestDatabase;
   let db: Database;
   let holds: ReservationHolds;
 
   before(async () => {
-    testDb = await createTestDatabase();
-    db = await openDatabase({ url: testDb.url, schema: "accounting", migrationsDir: "services/accounting/migrations", poolMax: 8 });
+    ledger = await openAccountingDatabase(8);
+    db = ledger.db;
     holds = createReservationHolds(db.knex, "accounting");
   });
 
   after(async () => {
-    await db?.close();
-    await testDb?.drop();
+    await ledger?.close();
   });
 
   async function fundCash(portfolioId: string, amount: string): Promise<void> {
