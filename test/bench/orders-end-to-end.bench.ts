@@ -19,10 +19,12 @@ import { randomBytes } from "node:crypto";
 import { createClients } from "../../clients/node";
 import { Side } from "../../generated/tradeplane/common/v1/common";
 import { OrderType, TimeInForce } from "../../generated/tradeplane/orders/v1/orders";
+import { SubmitOrderRequest, SubmitOrderResponse } from "../../generated/tradeplane/orders/v1/order_service";
 import { Client as PgClient } from "pg";
 import { issueToken } from "../../services/platform/auth";
 import { connectionSettings, createTestDatabase } from "../../services/platform/database";
 import { createIsolatedVhost } from "../chaos/isolated-vhost";
+import { connectLeanGrpc } from "./support/lean-grpc-client";
 import { backendCpuMs, backendCpuSpentMs, brokerPids, cpuMsOf } from "./support/process-cpu";
 import { percentile, report } from "./support/report";
 import { startServiceProcess, type FakeMarketSpec, type ServiceProcess } from "./support/service-process";
@@ -124,9 +126,27 @@ async function main(): Promise<void> {
   const accountingClients = accountingProcess
     ? createClients({ address: `127.0.0.1:${accountingProcess.grpcPort}`, token, deadlineMs: 30_000 })
     : replicaClients[0];
-  const clients = { orders: replicaClients[0].orders, accounting: accountingClients.accounting };
-  // The orders client of the i-th submit: round robin over the replicas.
-  const ordersFor = (i: number) => replicaClients[i % replicaClients.length].orders;
+  const clients = { accounting: accountingClients.accounting };
+  // Submits go through a lean HTTP/2 gRPC client (support/lean-grpc-client.ts): the load generator shares the two
+  // cores with the system it measures, and a grpc-js client would take about 0.5 ms of CPU per order from it, as
+  // much as a quarter of what the services spend. ORDERS_BENCH_CLIENT=grpc-js submits through the project's
+  // client instead, to compare.
+  const leanSubmits = process.env.ORDERS_BENCH_CLIENT !== "grpc-js";
+  const leanClients = running.map((r) =>
+    connectLeanGrpc(`127.0.0.1:${r.grpcPort}`, { authorization: `Bearer ${token}` }, 30_000),
+  );
+  // Submits the i-th order (round robin over the replicas) and checks the service created it.
+  const submitOrder = async (i: number, request: SubmitOrderRequest): Promise<void> => {
+    const response = leanSubmits
+      ? SubmitOrderResponse.decode(
+          await leanClients[i % leanClients.length].unary(
+            "/tradeplane.orders.v1.OrderService/SubmitOrder",
+            SubmitOrderRequest.encode(request).finish(),
+          ),
+        )
+      : await replicaClients[i % replicaClients.length].orders.submitOrder(request);
+    if (response.order === undefined || response.replayed) throw new Error(`submit ${i} created no order`);
+  };
 
   try {
     const portfolios = Array.from({ length: THROUGHPUT_PORTFOLIOS + LATENCY_PORTFOLIOS }, () => id24("pb"));
@@ -141,7 +161,7 @@ async function main(): Promise<void> {
     // Warm-up: connections, prepared plans, queues.
     await Promise.all(
       Array.from({ length: 200 }, (_, i) =>
-        ordersFor(i).submitOrder(submit(portfolios[i % THROUGHPUT_PORTFOLIOS], symbols[i % SYMBOLS])),
+        submitOrder(i, submit(portfolios[i % THROUGHPUT_PORTFOLIOS], symbols[i % SYMBOLS])),
       ),
     );
     await sleep(2000);
@@ -171,7 +191,7 @@ async function main(): Promise<void> {
           const symbol = symbols[Math.floor(i / THROUGHPUT_PORTFOLIOS) % SYMBOLS];
           const key = `${portfolioId}/${symbol}`;
           expected.set(key, (expected.get(key) ?? 0) + 1);
-          await ordersFor(i).submitOrder(submit(portfolioId, symbol));
+          await submitOrder(i, submit(portfolioId, symbol));
         }
       }),
     );
@@ -213,6 +233,9 @@ async function main(): Promise<void> {
     const settleMs: number[] = [];
     const held = new Map<string, number>();
     const outstanding = new Map<string, { since: number; want: number; symbol: string }>();
+    // Wall-clock times of each portfolio's first order, for the per-hop breakdown below.
+    const submittedAtWall = new Map<string, number>();
+    const seenAtWall = new Map<string, number>();
     let polling = true;
     const observer = new PgClient(connectionSettings(db.url));
     await observer.connect();
@@ -230,6 +253,7 @@ async function main(): Promise<void> {
             const wait = outstanding.get(row.portfolio_id);
             if (wait !== undefined && Number(row.quantity_long) >= wait.want) {
               settleMs.push(seenAt - wait.since);
+              if (wait.want === 1) seenAtWall.set(row.portfolio_id, Date.now());
               outstanding.delete(row.portfolio_id);
             }
           }
@@ -251,9 +275,10 @@ async function main(): Promise<void> {
       const want = (held.get(portfolioId) ?? 0) + 1;
       held.set(portfolioId, want);
       const since = performance.now();
+      if (want === 1) submittedAtWall.set(portfolioId, Date.now());
       outstanding.set(portfolioId, { since, want, symbol });
       inFlight.push(
-        ordersFor(i).submitOrder(submit(portfolioId, symbol)).then(() => {
+        submitOrder(i, submit(portfolioId, symbol)).then(() => {
           ackMs.push(performance.now() - since);
         }),
       );
@@ -264,6 +289,7 @@ async function main(): Promise<void> {
     const unsettled = outstanding.size; // still not booked after 30 s: reported, and left out of the percentiles
     outstanding.clear();
     await poller;
+    const hops = await latencyByHop(observer, observedSecurity, submittedAtWall, seenAtWall);
     await observer.end();
     const achievedRate = ackMs.length / ((performance.now() - latencyStart) / 1000);
     const ms = (value: number) => value.toFixed(2);
@@ -273,6 +299,13 @@ async function main(): Promise<void> {
         `RabbitMQ ${ms(brokerCpuMsPerOrder)} ms, load generator ${ms(loadGeneratorCpuMsPerOrder)} ms; ` +
         `${running.length > 1 ? `${running.length} service processes` : "service process"} at ${serviceCores.toFixed(2)} cores; load average ${os.loadavg()[0].toFixed(2)}`,
     );
+
+    if (hops !== null) {
+      console.log(
+        `  submit → position p50 by hop (${hops.samples} orders): to the market check ${ms(hops.submitChecked)} ms, ` +
+          `to the fill ${ms(hops.executed)} ms, to the booking ${ms(hops.booked)} ms, to the observer ${ms(hops.observed)} ms`,
+      );
+    }
 
     report({
       name: "orders-end-to-end",
@@ -303,6 +336,7 @@ async function main(): Promise<void> {
         latencyUnsettled: unsettled,
         achievedRatePerS: achievedRate,
         ackMs: { p50: percentile(ackMs, 50), p90: percentile(ackMs, 90), p99: percentile(ackMs, 99) },
+        ...(hops === null ? {} : { settleByHopMsP50: hops }),
         settleMs: {
           samples: settleMs.length,
           p50: percentile(settleMs, 50),
@@ -312,6 +346,7 @@ async function main(): Promise<void> {
       },
     });
   } finally {
+    for (const lean of leanClients) lean.close();
     for (const replica of replicaClients) replica.close();
     if (accountingClients !== replicaClients[0]) accountingClients.close();
     for (const replica of running) await replica.stop();
@@ -321,8 +356,45 @@ async function main(): Promise<void> {
   }
 }
 
-function submit(portfolioId: string, symbol: string) {
+/**
+ * Where submit → position updated goes, from the timestamps the services write (all on this machine's clock), as
+ * p50s over the latency phase's portfolios whose one and only order was booked: `submitChecked` is the client's
+ * send to the order's created_at (taken after the market check); `executed` from there to the fill (its done_at:
+ * the rest of the submit, the first broker hop, the execution worker); `booked` from the fill to the start of
+ * accounting's booking transaction (the fill event's broker hop, the position worker); `observed` from there to
+ * the observer's read (the commit and up to one observation round). Null when no portfolio had only one order (at
+ * rates above LATENCY_PORTFOLIOS / LATENCY_SECONDS each portfolio gets several).
+ */
+async function latencyByHop(
+  observer: PgClient,
+  securityId: string,
+  submittedAt: Map<string, number>,
+  seenAt: Map<string, number>,
+): Promise<Record<string, number> | null> {
+  const { rows } = await observer.query<{ portfolio_id: string; created: string; done: string; booked: string }>(
+    `select o.portfolio_id, extract(epoch from o.created_at) * 1000 as created, extract(epoch from o.done_at) * 1000 as done,
+            extract(epoch from b.last_updated) * 1000 as booked
+       from orders.orders o
+       join accounting.balances b on b.portfolio_id = o.portfolio_id and b.security_id = $1
+      where o.portfolio_id = any($2::text[]) and o.done_at is not null
+        and (select count(*) from orders.orders x where x.portfolio_id = o.portfolio_id) = 1`,
+    [securityId, [...seenAt.keys()]],
+  );
+  if (rows.length === 0) return null;
+  const p50 = (values: number[]) => percentile(values, 50);
+  const of = (pick: (row: (typeof rows)[number], sent: number, seen: number) => number) =>
+    p50(rows.map((row) => pick(row, submittedAt.get(row.portfolio_id)!, seenAt.get(row.portfolio_id)!)));
   return {
+    samples: rows.length,
+    submitChecked: of((row, sent) => Number(row.created) - sent),
+    executed: of((row) => Number(row.done) - Number(row.created)),
+    booked: of((row) => Number(row.booked) - Number(row.done)),
+    observed: of((row, _sent, seen) => seen - Number(row.booked)),
+  };
+}
+
+function submit(portfolioId: string, symbol: string): SubmitOrderRequest {
+  return SubmitOrderRequest.fromPartial({
     idempotencyKey: randomBytes(12).toString("hex"),
     portfolioId,
     symbol,
@@ -330,7 +402,7 @@ function submit(portfolioId: string, symbol: string) {
     type: OrderType.ORDER_TYPE_MARKET,
     timeInForce: TimeInForce.TIME_IN_FORCE_DAY,
     quantity: "1",
-  };
+  });
 }
 
 main().catch((error: unknown) => {
