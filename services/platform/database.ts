@@ -243,23 +243,31 @@ export interface TestDatabase {
 /**
  * A fresh, empty database for one test file. With a base URL (DATABASE_URL by default) it creates `tp_test_<random>`
  * on that server; without one it starts an in-memory embedded server, unless REQUIRE_REAL_SERVICES=1 forbids the
- * fallback.
+ * fallback. `icuLocale` (e.g. "en-US", real server only) gives the database that ICU locale as its default
+ * collation, as a deployment with a linguistic default collation would have.
  */
 export async function createTestDatabase(
-  options: { baseUrl?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { baseUrl?: string; env?: NodeJS.ProcessEnv; icuLocale?: string } = {},
 ): Promise<TestDatabase> {
   const env = options.env ?? process.env;
   const baseUrl = options.baseUrl ?? (env.DATABASE_URL || undefined);
+  const { icuLocale } = options;
+  if (icuLocale !== undefined && !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/.test(icuLocale)) {
+    throw new Error(`not an ICU locale name: ${JSON.stringify(icuLocale)}`);
+  }
   if (baseUrl === undefined) {
     if (env.REQUIRE_REAL_SERVICES === "1") {
       throw new Error("REQUIRE_REAL_SERVICES=1 but DATABASE_URL is not set");
     }
+    if (icuLocale !== undefined) throw new Error("a database with an ICU default collation needs a real server (DATABASE_URL)");
     const embedded = await startEmbeddedPostgres();
     return { url: embedded.url, drop: () => embedded.stop() };
   }
 
   const name = `tp_test_${randomBytes(6).toString("hex")}`;
-  await withAdminClient(baseUrl, (client) => client.query(`create database "${name}"`));
+  // template0: a database's collation can differ from its template's only when copied from template0.
+  const collation = icuLocale === undefined ? "" : ` template template0 locale_provider icu icu_locale '${icuLocale}'`;
+  await withAdminClient(baseUrl, (client) => client.query(`create database "${name}"${collation}`));
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   return {

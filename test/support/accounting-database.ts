@@ -9,9 +9,12 @@ export interface AccountingTestDatabase {
   close(): Promise<void>;
 }
 
-/** Creates a test database and opens it with accounting's migrations applied, as main.ts opens schema "accounting". */
-export async function openAccountingDatabase(poolMax = 4): Promise<AccountingTestDatabase> {
-  const testDb = await createTestDatabase();
+/**
+ * Creates a test database and opens it with accounting's migrations applied, as main.ts opens schema "accounting".
+ * `icuLocale` (real server only) makes the database's default collation that ICU locale.
+ */
+export async function openAccountingDatabase(poolMax = 4, options: { icuLocale?: string } = {}): Promise<AccountingTestDatabase> {
+  const testDb = await createTestDatabase({ icuLocale: options.icuLocale });
   const db = await openDatabase({ url: testDb.url, schema: "accounting", migrationsDir: "services/accounting/migrations", poolMax });
   return {
     db,
