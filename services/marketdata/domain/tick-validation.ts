@@ -77,9 +77,9 @@ function parsePrice(field: string, raw: string | undefined, instrument: Instrume
     return isRequired ? reject("MISSING_PRICE", field, `${field} is required`) : undefined;
   }
   const price = parseDecimal(field, raw.trim());
-  if (price.lessThanOrEqualTo(0)) reject("NON_POSITIVE_PRICE", field, `${field} must be greater than 0, got ${price.toString()}`);
+  if (price.lessThanOrEqualTo(0)) reject("NON_POSITIVE_PRICE", field, `${field} must be greater than 0, got ${price.toFixed()}`);
   if (!isOnTickGrid(price, instrument.tickSize)) {
-    reject("OFF_TICK_GRID", field, `${field} ${price.toString()} is not a multiple of the tick size ${instrument.tickSize.toString()}`);
+    reject("OFF_TICK_GRID", field, `${field} ${price.toFixed()} is not a multiple of the tick size ${instrument.tickSize.toFixed()}`);
   }
   return price;
 }
@@ -87,7 +87,7 @@ function parsePrice(field: string, raw: string | undefined, instrument: Instrume
 function parseSize(field: string, raw: string | undefined): Decimal {
   if (raw === undefined || raw.trim() === "") return new Decimal(0);
   const size = parseDecimal(field, raw.trim());
-  if (size.isNegative()) reject("NEGATIVE_SIZE", field, `${field} must not be negative, got ${size.toString()}`);
+  if (size.isNegative()) reject("NEGATIVE_SIZE", field, `${field} must not be negative, got ${size.toFixed()}`);
   return size;
 }
 
@@ -135,7 +135,7 @@ export function validateTick(raw: RawTick, context: TickValidationContext): Tick
     const bidSize = parseSize("bid_size", raw.bidSize);
     const askSize = parseSize("ask_size", raw.askSize);
     const lastSize = parseSize("last_size", raw.lastSize);
-    if (bid.greaterThan(ask)) reject("CROSSED_QUOTE", "bid", `bid ${bid.toString()} is above ask ${ask.toString()}`);
+    if (bid.greaterThan(ask)) reject("CROSSED_QUOTE", "bid", `bid ${bid.toFixed()} is above ask ${ask.toFixed()}`);
     const exchangeTimeMs = checkTimestamp(symbol, raw.exchangeTimeMs, latest, context);
     const volume = latest && isSameUtcDay(latest.exchangeTimeMs, exchangeTimeMs) ? latest.volume.plus(lastSize) : lastSize;
     return { ok: true, quote: { symbol, bid, ask, last, bidSize, askSize, lastSize, volume, exchangeTimeMs } };

@@ -49,6 +49,8 @@ export function statusFilterFromProto(value: ProtoInstrumentStatus): InstrumentS
   return (Object.keys(STATUS_TO_PROTO) as InstrumentStatus[]).find((key) => STATUS_TO_PROTO[key] === value);
 }
 
+// Every decimal goes out with toFixed(): toString() writes exponent notation below 1e-7 ("1e-8" for a crypto lot
+// size), which the wire contract (common.proto) rules out.
 export function instrumentToProto(instrument: Instrument): ProtoInstrument {
   const session = instrument.session;
   return {
@@ -58,9 +60,9 @@ export function instrumentToProto(instrument: Instrument): ProtoInstrument {
     assetClass: ASSET_CLASS_TO_PROTO[instrument.assetClass],
     currency: instrument.currency,
     exchange: instrument.exchange,
-    lotSize: instrument.lotSize.toString(),
-    minQuantity: instrument.minQuantity.toString(),
-    tickSize: instrument.tickSize.toString(),
+    lotSize: instrument.lotSize.toFixed(),
+    minQuantity: instrument.minQuantity.toFixed(),
+    tickSize: instrument.tickSize.toFixed(),
     tradable: instrument.isTradable,
     status: STATUS_TO_PROTO[instrument.status],
     session:
@@ -88,15 +90,15 @@ function convertQuote(quote: SequencedQuote, securityId: string): ProtoQuote {
   return {
     symbol: quote.symbol,
     securityId,
-    bid: quote.bid.toString(),
-    ask: quote.ask.toString(),
-    last: quote.last.toString(),
-    bidSize: quote.bidSize.toString(),
-    askSize: quote.askSize.toString(),
-    volume: quote.volume.toString(),
+    bid: quote.bid.toFixed(),
+    ask: quote.ask.toFixed(),
+    last: quote.last.toFixed(),
+    bidSize: quote.bidSize.toFixed(),
+    askSize: quote.askSize.toFixed(),
+    volume: quote.volume.toFixed(),
     timestamp: new Date(quote.exchangeTimeMs),
     seq: String(quote.seq),
-    lastSize: quote.lastSize.toString(),
+    lastSize: quote.lastSize.toFixed(),
   };
 }
 
@@ -118,11 +120,11 @@ export function barToProto(bar: Bar): ProtoBar {
     symbol: bar.symbol,
     interval: INTERVAL_TO_PROTO[bar.interval],
     startTime: new Date(bar.startMs),
-    open: bar.open.toString(),
-    high: bar.high.toString(),
-    low: bar.low.toString(),
-    close: bar.close.toString(),
-    volume: bar.volume.toString(),
+    open: bar.open.toFixed(),
+    high: bar.high.toFixed(),
+    low: bar.low.toFixed(),
+    close: bar.close.toFixed(),
+    volume: bar.volume.toFixed(),
     tickCount: bar.tickCount,
   };
 }

@@ -36,7 +36,8 @@ describe("MarketDataService instruments, quotes, bars and feeds (through the gen
       expect(instrument).to.deep.include({ symbol: "AAPL", securityId: securityIdForSymbol("AAPL"), assetClass: AssetClass.ASSET_CLASS_EQUITY, lotSize: "1", tickSize: "0.01", tradable: true, fractionable: false });
       expect(instrument?.session).to.deep.equal({ timeZone: "America/New_York", openTime: "09:30", closeTime: "16:00", alwaysOpen: false });
       const btc = await system.clients.marketData.getInstrument({ symbol: "", securityId: securityIdForSymbol("BTC") });
-      expect(btc.instrument).to.deep.include({ symbol: "BTC", assetClass: AssetClass.ASSET_CLASS_CRYPTO, fractionable: true, minQuantity: "0.001" });
+      // A plain decimal, as the contract requires: decimal.js's toString() would give "1e-8".
+      expect(btc.instrument).to.deep.include({ symbol: "BTC", assetClass: AssetClass.ASSET_CLASS_CRYPTO, fractionable: true, minQuantity: "0.001", lotSize: "0.00000001" });
       expect(btc.instrument?.session?.alwaysOpen).to.equal(true);
     });
 
