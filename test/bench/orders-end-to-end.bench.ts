@@ -264,6 +264,7 @@ async function main(): Promise<void> {
     const total = LATENCY_RATE_PER_S * LATENCY_SECONDS;
     const intervalMs = 1000 / LATENCY_RATE_PER_S;
     const latencyStart = performance.now();
+    const latencyServiceCpuBefore = serviceCpuMsNow();
     const inFlight: Promise<void>[] = [];
     for (let i = 0; i < total; i++) {
       const due = latencyStart + i * intervalMs;
@@ -292,6 +293,9 @@ async function main(): Promise<void> {
     const hops = await latencyByHop(observer, observedSecurity, submittedAtWall, seenAtWall);
     await observer.end();
     const achievedRate = ackMs.length / ((performance.now() - latencyStart) / 1000);
+    // At a fixed rate the batches are as large as the rate makes them, so an order can cost more here than in the
+    // throughput phase, where they are as large as the service's capacity makes them.
+    const latencyCpuMsPerOrder = (serviceCpuMsNow() - latencyServiceCpuBefore) / Math.max(1, ackMs.length);
     const ms = (value: number) => value.toFixed(2);
     // On the embedded backends the database runs inside this process, so its work counts as the load generator's.
     console.log(
@@ -299,6 +303,7 @@ async function main(): Promise<void> {
         `RabbitMQ ${ms(brokerCpuMsPerOrder)} ms, load generator ${ms(loadGeneratorCpuMsPerOrder)} ms; ` +
         `${running.length > 1 ? `${running.length} service processes` : "service process"} at ${serviceCores.toFixed(2)} cores; load average ${os.loadavg()[0].toFixed(2)}`,
     );
+    console.log(`  CPU per order of the service processes in the latency phase (${LATENCY_RATE_PER_S}/s): ${ms(latencyCpuMsPerOrder)} ms`);
 
     if (hops !== null) {
       console.log(
@@ -328,6 +333,7 @@ async function main(): Promise<void> {
         ordersPerSecond,
         serviceCores,
         cpuMsPerOrder,
+        latencyCpuMsPerOrder,
         loadGeneratorCpuMsPerOrder,
         postgresCpuMsPerOrder,
         brokerCpuMsPerOrder,
