@@ -5,6 +5,7 @@
 // message compression. It rejects on any status but OK, with the status code and message, so a benchmark still
 // fails loudly when the service refuses its calls.
 import * as http2 from "node:http2";
+import { grpcFrame } from "./h2load";
 
 export class LeanCallError extends Error {
   constructor(
@@ -66,11 +67,7 @@ export function connectLeanGrpc(address: string, headers: Record<string, string>
             resolve(body.subarray(5, 5 + body.readUInt32BE(1)));
           }
         });
-        const frame = Buffer.allocUnsafe(5 + message.length);
-        frame[0] = 0;
-        frame.writeUInt32BE(message.length, 1);
-        frame.set(message, 5);
-        stream.end(frame);
+        stream.end(grpcFrame(message));
       });
     },
     close() {
