@@ -1,10 +1,13 @@
 // Runs tradeplane services in a process of their own for a benchmark, so the load generator's encoding and
 // decoding is not charged to the server (as with any real caller). Usage:
 //   node --import tsx test/bench/support/service-process.ts accounting [orders ...]
-// (BENCH_SERVICE_NODE_ARGS adds node flags, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the services.)
+// The process gets the node flags `npm start` gives the services (package.json's start script), so a bench measures
+// the process users run; BENCH_SERVICE_NODE_ARGS adds flags after them (the last of a repeated flag wins), e.g.
+// "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the services.
 // Reads its configuration from the environment, prints one JSON line {"grpcPort":…,"httpPort":…} once listening,
 // and stops gracefully on SIGTERM.
 import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline";
 import { registrationOf } from "../../../services/main";
@@ -21,7 +24,7 @@ export interface ServiceProcess {
 /** Starts the named services in a child process with `env` and resolves once they listen. */
 export function startServiceProcess(services: readonly ServiceName[], env: NodeJS.ProcessEnv): Promise<ServiceProcess> {
   // BENCH_SERVICE_NODE_ARGS passes node flags to the service process only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "");
+  const nodeArgs = [...startScriptNodeFlags(), ...(process.env.BENCH_SERVICE_NODE_ARGS ?? "").split(" ").filter((arg) => arg !== "")];
   const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", path.join(__dirname, "service-process.ts"), ...services], {
     env,
     stdio: ["ignore", "pipe", "inherit"],
@@ -42,6 +45,12 @@ export function startServiceProcess(services: readonly ServiceName[], env: NodeJ
       });
     });
   });
+}
+
+/** The node flags of `npm start`: the words of package.json's start script that begin with "--". */
+export function startScriptNodeFlags(): string[] {
+  const packageJson = JSON.parse(readFileSync(path.join(__dirname, "../../../package.json"), "utf8")) as { scripts: { start: string } };
+  return packageJson.scripts.start.split(/\s+/).filter((word) => word.startsWith("--"));
 }
 
 /** What BENCH_FAKE_MARKET describes: instruments served by a fixed-quote market data peer in the service process. */
