@@ -21,71 +21,20 @@
 import type { Knex } from "knex";
 import type { Logger } from "./logger";
 import type { Broker, OutgoingMessage } from "./messaging";
+import {
+  claim,
+  markFailed,
+  markForReplay,
+  markPublished,
+  prunePublished,
+  toMessage,
+  type ClaimedRow,
+  type Failure,
+  type RowKey,
+} from "./outbox-statements";
+import { OUTBOX_TABLE } from "./outbox-writer";
 
-export const OUTBOX_TABLE = "outbox";
-
-/** Creates `<schema>.outbox`; call it from one of the service's migrations. */
-export async function createOutboxTable(knex: Knex, schema: string): Promise<void> {
-  const table = `${schema}.${OUTBOX_TABLE}`;
-  await knex.raw(
-    `create table ?? (
-      id bigserial primary key,
-      message_id text not null unique,
-      routing_key text not null,
-      body text not null,
-      headers jsonb not null default '{}'::jsonb,
-      schema_version integer not null,
-      created_at timestamptz not null default now(),
-      attempts integer not null default 0,
-      next_attempt_at timestamptz not null default now(),
-      published_at timestamptz,
-      last_error text
-    )`,
-    [table],
-  );
-  // The relay scans unpublished rows by id; pruning looks up published rows by age. Both indexes stay small because
-  // each covers only its half of the table.
-  await knex.raw("create index ?? on ?? (id) where published_at is null", [`${OUTBOX_TABLE}_unpublished`, table]);
-  await knex.raw("create index ?? on ?? (published_at) where published_at is not null", [
-    `${OUTBOX_TABLE}_published_at`,
-    table,
-  ]);
-}
-
-/**
- * The `next_attempt_at` of a row inserted for hand-off: `now()` plus the bound lease in milliseconds (0: due at once).
- * A writer that inlines the outbox insert into its own statement uses it with the relay's `handOffLeaseMs`.
- */
-export const LEASED_UNTIL_SQL = "now() + ?::float8 * interval '1 millisecond'";
-
-/**
- * Adds messages to the outbox inside the caller's business transaction, in one statement whatever their number; ids
- * follow the order of `messages`. A `messageId` already in the outbox fails the statement (and so the transaction).
- */
-export async function enqueue(
-  trx: Knex.Transaction,
-  schema: string,
-  messages: readonly OutgoingMessage[],
-  options: { leasedForMs?: number } = {},
-): Promise<void> {
-  if (messages.length === 0) return;
-  await trx.raw(
-    `insert into ?? (message_id, routing_key, body, headers, schema_version, next_attempt_at)
-     select m.message_id, m.routing_key, m.body, m.headers::jsonb, m.schema_version, ${LEASED_UNTIL_SQL}
-     from unnest(?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
-       with ordinality as m(message_id, routing_key, body, headers, schema_version, n)
-     order by m.n`,
-    [
-      `${schema}.${OUTBOX_TABLE}`,
-      options.leasedForMs ?? 0,
-      messages.map((m) => m.messageId),
-      messages.map((m) => m.routingKey),
-      messages.map((m) => m.body),
-      messages.map((m) => JSON.stringify(m.headers ?? {})),
-      messages.map((m) => m.schemaVersion),
-    ],
-  );
-}
+export { OUTBOX_TABLE, createOutboxTable, LEASED_UNTIL_SQL, enqueue } from "./outbox-writer";
 
 export interface OutboxRelayOptions {
   knex: Knex;
@@ -137,27 +86,9 @@ const MAX_ROUNDS_IN_FLIGHT = 4;
 // The lease outlives the publish timeout by this much, so a slow round is never re-claimed by another relay.
 const LEASE_MARGIN_MS = 30_000;
 const MAX_ERROR_LENGTH = 2_000;
-const PRUNE_BATCH = 5_000;
 const DEFAULT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
 const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
 const HAND_OFF_LEASE_MARGIN_MS = 5_000;
-
-interface ClaimedRow {
-  id: string;
-  message_id: string;
-  routing_key: string;
-  body: string;
-  headers: Record<string, unknown>;
-  schema_version: number;
-  attempts: number;
-}
-
-interface Failure {
-  /** The row's id or message id (see RowKey). */
-  key: string;
-  error: string;
-  delayMs: number;
-}
 
 /** Starts relaying `<schema>.outbox` to the broker in the background. */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
@@ -313,86 +244,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       wake?.();
       await running;
     },
-  };
-}
-
-async function claim(knex: Knex, table: string, batchSize: number, leaseMs: number): Promise<ClaimedRow[]> {
-  const result = await knex.raw<{ rows: ClaimedRow[] }>(
-    `update ?? as o
-     set attempts = o.attempts + 1, next_attempt_at = now() + ?::float8 * interval '1 millisecond'
-     from (
-       select id from ?? where published_at is null and next_attempt_at <= now()
-       order by id limit ? for update skip locked
-     ) as due
-     where o.id = due.id
-     returning o.id, o.message_id, o.routing_key, o.body, o.headers, o.schema_version, o.attempts`,
-    [table, leaseMs, table, batchSize],
-  );
-  // UPDATE ... RETURNING gives no order guarantee; ids are bigint strings.
-  return result.rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : BigInt(a.id) > BigInt(b.id) ? 1 : 0));
-}
-
-/** How the relay names rows it marks: by id (rows it claimed) or by message id (rows handed off by their writer). */
-type RowKey = "id" | "message_id";
-const KEY_TYPE: Record<RowKey, string> = { id: "bigint", message_id: "text" };
-
-// A hand-off counts as an attempt when it is marked (a claim counts its attempt when it claims).
-const countedAttempt = (key: RowKey) => (key === "message_id" ? ", attempts = o.attempts + 1" : "");
-
-async function markPublished(knex: Knex, table: string, key: RowKey, keys: readonly string[]): Promise<void> {
-  if (keys.length === 0) return;
-  await knex.raw(
-    `update ?? as o set published_at = now(), last_error = null${countedAttempt(key)} where o.${key} = any(?::${KEY_TYPE[key]}[])`,
-    [table, [...keys]],
-  );
-}
-
-async function markFailed(knex: Knex, table: string, key: RowKey, failures: readonly Failure[]): Promise<void> {
-  if (failures.length === 0) return;
-  const counted = countedAttempt(key);
-  await knex.raw(
-    `update ?? as o
-     set last_error = f.error, next_attempt_at = now() + f.delay_ms * interval '1 millisecond'${counted}
-     from unnest(?::${KEY_TYPE[key]}[], ?::text[], ?::float8[]) as f(key, error, delay_ms)
-     where o.${key} = f.key`,
-    [table, failures.map((f) => f.key), failures.map((f) => f.error), failures.map((f) => f.delayMs)],
-  );
-}
-
-async function markForReplay(knex: Knex, table: string, windowMs: number): Promise<number> {
-  const result = await knex.raw<{ rowCount: number }>(
-    `update ?? set published_at = null, next_attempt_at = now()
-     where published_at > now() - ?::float8 * interval '1 millisecond'`,
-    [table, windowMs],
-  );
-  return result.rowCount;
-}
-
-async function prunePublished(knex: Knex, table: string, retentionMs: number): Promise<number> {
-  let total = 0;
-  // Bounded batches keep each delete short; a backlog is worked off over successive rounds.
-  for (let round = 0; round < 10; round++) {
-    const result = await knex.raw<{ rowCount: number }>(
-      `delete from ?? where id in (
-         select id from ?? where published_at < now() - ?::float8 * interval '1 millisecond' limit ?
-       )`,
-      [table, table, retentionMs, PRUNE_BATCH],
-    );
-    total += result.rowCount;
-    if (result.rowCount < PRUNE_BATCH) break;
-  }
-  return total;
-}
-
-function toMessage(row: ClaimedRow): OutgoingMessage {
-  const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries(row.headers ?? {})) headers[key] = String(value);
-  return {
-    messageId: row.message_id,
-    routingKey: row.routing_key,
-    schemaVersion: row.schema_version,
-    body: row.body,
-    headers,
   };
 }
 
