@@ -1,16 +1,15 @@
 // Orders, the per-portfolio event log and the outbox in Postgres (knex + pg; the same code runs on the embedded
 // server). Writes that arrive while one is running are gathered and go as one statement (order-writes.ts); reads by
 // id are gathered the same way. SQL is written out so the reader sees what runs.
-import Decimal from "decimal.js";
 import type { Knex } from "knex";
 import type { Database } from "../../platform/database";
 import type { OutboxRelay } from "../../platform/outbox";
 import { createBatcher, writeEachKeyOnce, type Settled } from "../../platform/batcher";
-import { type Order, type OrderEvent, type OrderReason, type OrderStatus } from "../domain/order";
-import { fillIdOf, isTerminal } from "../domain/order-state-machine";
+import { type OrderEvent } from "../domain/order";
 import { invalidField } from "../domain/order-error";
-import type { EventWithOrder, OrderStore } from "../domain/ports";
+import type { OrderStore } from "../domain/ports";
 import { createOrderWrites, type NewOrder, type TransitionRequest } from "./order-writes";
+import { eventWithOrderFromRow, orderFromRow, type EventRow, type OrderRow } from "./order-rows";
 
 /** Options of the Postgres order store. */
 export interface PgOrderStoreOptions {
@@ -191,133 +190,6 @@ export async function expiredOrderIds(knex: Knex, schema: string, now: Date, lim
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-interface OrderRow {
-  id: string;
-  portfolio_id: string;
-  symbol: string;
-  security_id: string;
-  side: Order["side"];
-  type: Order["type"];
-  time_in_force: Order["timeInForce"];
-  quantity: string | null;
-  notional: string | null;
-  limit_price: string | null;
-  stop_price: string | null;
-  status: OrderStatus;
-  version: number;
-  filled_quantity: string;
-  filled_amount: string;
-  stop_triggered: boolean;
-  market_price_at_submission: string;
-  lot_size: string;
-  currency: string;
-  reservation_id: string;
-  reservation_asset: "CASH" | "SECURITY";
-  reserved_amount: string;
-  expires_at: Date | null;
-  idempotency_key: string;
-  last_reason: OrderReason;
-  created_at: Date;
-  updated_at: Date;
-  done_at: Date | null;
-}
-
-interface EventRow {
-  seq: string;
-  order_version: number;
-  from_status: OrderStatus | null;
-  to_status: OrderStatus;
-  reason: OrderReason;
-  fill_id: string | null;
-  fill_quantity: string | null;
-  fill_price: string | null;
-  filled_quantity_after: string;
-  filled_amount_after: string;
-  occurred_at: Date;
-}
-
-const dec = (value: string | null): Decimal | null => (value === null ? null : new Decimal(value));
-
-function orderFromRow(row: OrderRow): Order {
-  return {
-    id: row.id,
-    portfolioId: row.portfolio_id,
-    symbol: row.symbol,
-    securityId: row.security_id,
-    side: row.side,
-    type: row.type,
-    timeInForce: row.time_in_force,
-    quantity: dec(row.quantity),
-    notional: dec(row.notional),
-    limitPrice: dec(row.limit_price),
-    stopPrice: dec(row.stop_price),
-    status: row.status,
-    version: row.version,
-    filledQuantity: new Decimal(row.filled_quantity),
-    filledAmount: new Decimal(row.filled_amount),
-    stopTriggered: row.stop_triggered,
-    marketPriceAtSubmission: new Decimal(row.market_price_at_submission),
-    lotSize: new Decimal(row.lot_size),
-    currency: row.currency,
-    reservation: { id: row.reservation_id, asset: row.reservation_asset, amount: new Decimal(row.reserved_amount) },
-    expiresAt: row.expires_at,
-    idempotencyKey: row.idempotency_key,
-    lastReason: row.last_reason,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    doneAt: row.done_at,
-  };
-}
-
-function eventWithOrderFromRow(row: OrderRow & EventRow): EventWithOrder {
-  const current = orderFromRow(row);
-  const filledQuantity = new Decimal(row.filled_quantity_after);
-  const filledAmount = new Decimal(row.filled_amount_after);
-  // The order as it stood right after this event: static fields from the row, progress from the event.
-  const order: Order = {
-    ...current,
-    status: row.to_status,
-    version: row.order_version,
-    filledQuantity,
-    filledAmount,
-    lastReason: row.reason,
-    updatedAt: row.occurred_at,
-    doneAt: isTerminal(row.to_status) ? row.occurred_at : null,
-  };
-  const fillQuantity = dec(row.fill_quantity);
-  const fillPrice = dec(row.fill_price);
-  const event: OrderEvent = {
-    seq: Number(row.seq),
-    orderId: row.id,
-    portfolioId: row.portfolio_id,
-    orderVersion: row.order_version,
-    fromStatus: row.from_status,
-    toStatus: row.to_status,
-    reason: row.reason,
-    fill:
-      fillQuantity !== null && fillPrice !== null
-        ? {
-            fillId: row.fill_id ?? fillIdOf(row.id, row.order_version),
-            orderId: row.id,
-            portfolioId: row.portfolio_id,
-            symbol: row.symbol,
-            securityId: row.security_id,
-            side: row.side,
-            quantity: fillQuantity,
-            price: fillPrice,
-            amount: fillQuantity.times(fillPrice),
-            currency: row.currency,
-            reservationId: row.id,
-            executedAt: row.occurred_at,
-          }
-        : null,
-    filledQuantityAfter: filledQuantity,
-    filledAmountAfter: filledAmount,
-    occurredAt: row.occurred_at,
-  };
-  return { event, order };
-}
 
 function encodeCursor(createdAt: Date, id: string): string {
   return Buffer.from(JSON.stringify([createdAt.toISOString(), id])).toString("base64url");
