@@ -25,6 +25,7 @@ import {
 } from "../../generated/tradeplane/marketdata/v1/market_data_service";
 import { perStream, type MemoryReading } from "./marketdata-memory";
 import { percentile, report } from "./support/report";
+import { scrapeGauges } from "./support/metrics-scrape";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
 const STREAMS_PER_CONNECTION = 500;
@@ -82,10 +83,7 @@ const serverMemory = async (ask: (command: string) => Promise<string>) => JSON.p
 const IDLE_BEFORE_MEMORY_MS = 1_000;
 
 async function serverGauge(server: Server, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${server.httpPort}/metrics`)).text();
-  const match = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e[+-]\\d+)?)`, "m").exec(text);
-  if (!match) throw new Error(`no ${name} in /metrics`);
-  return Number(match[1]);
+  return (await scrapeGauges(server.httpPort, [name]))[name];
 }
 
 /** Server CPU (user + system) so far; its growth over a feed divided by the frames delivered is the CPU per frame. */

@@ -26,6 +26,7 @@ import { connectionSettings, createTestDatabase } from "../../services/platform/
 import { createIsolatedVhost } from "../chaos/isolated-vhost";
 import { connectLeanGrpc } from "./support/lean-grpc-client";
 import { backendCpuMs, backendCpuSpentMs, brokerPids, cpuMsOf } from "./support/process-cpu";
+import { scrapeGauges } from "./support/metrics-scrape";
 import { percentile, report } from "./support/report";
 import { startServiceProcess, type FakeMarketSpec, type ServiceProcess } from "./support/service-process";
 
@@ -115,7 +116,8 @@ async function main(): Promise<void> {
       ),
     );
   }
-  const servicePids = [...running.map((r) => r.child.pid!), ...(accountingProcess ? [accountingProcess.child.pid!] : [])];
+  const serviceProcesses = [...running, ...(accountingProcess ? [accountingProcess] : [])];
+  const servicePids = serviceProcesses.map((r) => r.child.pid!);
   const serviceCpuMsNow = () => servicePids.reduce((sum, pid) => sum + cpuMsOf(pid), 0);
   const token = await issueToken(
     { secret: SECRET, issuer: "tradeplane", audience: "tradeplane" },
@@ -265,6 +267,7 @@ async function main(): Promise<void> {
     const intervalMs = 1000 / LATENCY_RATE_PER_S;
     const latencyStart = performance.now();
     const latencyServiceCpuBefore = serviceCpuMsNow();
+    await eventLoopDelays(serviceProcesses); // a scrape resets the services' event loop delay histograms
     const inFlight: Promise<void>[] = [];
     for (let i = 0; i < total; i++) {
       const due = latencyStart + i * intervalMs;
@@ -296,6 +299,7 @@ async function main(): Promise<void> {
     // At a fixed rate the batches are as large as the rate makes them, so an order can cost more here than in the
     // throughput phase, where they are as large as the service's capacity makes them.
     const latencyCpuMsPerOrder = (serviceCpuMsNow() - latencyServiceCpuBefore) / Math.max(1, ackMs.length);
+    const loopDelays = await eventLoopDelays(serviceProcesses);
     const ms = (value: number) => value.toFixed(2);
     // On the embedded backends the database runs inside this process, so its work counts as the load generator's.
     console.log(
@@ -304,6 +308,12 @@ async function main(): Promise<void> {
         `${running.length > 1 ? `${running.length} service processes` : "service process"} at ${serviceCores.toFixed(2)} cores; load average ${os.loadavg()[0].toFixed(2)}`,
     );
     console.log(`  CPU per order of the service processes in the latency phase (${LATENCY_RATE_PER_S}/s): ${ms(latencyCpuMsPerOrder)} ms`);
+    // How long a ready callback (a gRPC request, a query's reply) waited behind other work: the part of the
+    // latency that is the event loop's queue rather than a round trip.
+    console.log(
+      `  service event loop delay in the latency phase: p99 ${loopDelays.map((d) => ms(d.p99Ms)).join(" / ")} ms, ` +
+        `max ${loopDelays.map((d) => ms(d.maxMs)).join(" / ")} ms`,
+    );
 
     if (hops !== null) {
       console.log(
@@ -371,6 +381,24 @@ async function main(): Promise<void> {
  * the observer's read (the commit and up to one observation round). Null when no portfolio had only one order (at
  * rates above LATENCY_PORTFOLIOS / LATENCY_SECONDS each portfolio gets several).
  */
+/** prom-client's `eventLoopMonitoringPrecision` default, which tradeplane keeps. */
+const EVENT_LOOP_TIMER_MS = 10;
+
+/**
+ * Each service process's event loop delay since the previous scrape of its /metrics (prom-client's default metrics
+ * read, then reset, a `monitorEventLoopDelay` histogram on every scrape). The histogram holds the time between the
+ * ticks of a 10 ms timer, so the delay is what exceeds those 10 ms.
+ */
+async function eventLoopDelays(processes: readonly ServiceProcess[]): Promise<{ p99Ms: number; maxMs: number }[]> {
+  return Promise.all(
+    processes.map(async ({ httpPort }) => {
+      const seconds = await scrapeGauges(httpPort, ["nodejs_eventloop_lag_p99_seconds", "nodejs_eventloop_lag_max_seconds"]);
+      const delayMs = (value: number) => Math.max(0, value * 1000 - EVENT_LOOP_TIMER_MS);
+      return { p99Ms: delayMs(seconds.nodejs_eventloop_lag_p99_seconds), maxMs: delayMs(seconds.nodejs_eventloop_lag_max_seconds) };
+    }),
+  );
+}
+
 async function latencyByHop(
   observer: PgClient,
   securityId: string,
