@@ -1,12 +1,13 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { connect } from "amqplib";
 import { expect } from "chai";
 import { createAmqpBroker, type AmqpBroker } from "../../../services/platform/broker-amqp";
 import { queueDeclarations } from "../../../services/platform/broker-topology";
 import { createTestDatabase, openDatabase, type Database, type TestDatabase } from "../../../services/platform/database";
-import type { Consumer, QueueSpec } from "../../../services/platform/messaging";
+import type { Broker, Consumer, QueueSpec } from "../../../services/platform/messaging";
 import { createOutboxTable, enqueue, startOutboxRelay, type OutboxRelay } from "../../../services/platform/outbox";
 import { waitFor } from "../../support/eventually";
 
@@ -40,6 +41,19 @@ async function waitForNewPid(connectionName: string, oldPid: string): Promise<st
     if (pid !== undefined && pid !== oldPid) return pid;
     if (Date.now() > until) throw new Error(`${connectionName} did not reconnect`);
   }
+}
+
+/** `broker`, with every publish held `delayMs` before it starts; the publish timeout runs from then, as before. */
+function paced(broker: Broker, delayMs: number): Broker {
+  return {
+    publish: async (message, options) => {
+      await sleep(delayMs);
+      return broker.publish(message, options);
+    },
+    consume: (queue, handler) => broker.consume(queue, handler),
+    probe: () => broker.probe(),
+    close: () => broker.close(),
+  };
 }
 
 describe("platform outbox over RabbitMQ", function () {
@@ -93,10 +107,11 @@ describe("platform outbox over RabbitMQ", function () {
     consumer = await subscriber!.consume(spec, async (delivery) => {
       deliveries.set(delivery.messageId, (deliveries.get(delivery.messageId) ?? 0) + 1);
     });
-    // Two waves of 3,000 rows, each committed in one transaction. With batches of 10 (at most four rounds awaiting
-    // confirms) the relay drains under two thousand rows a second (quorum-queue confirms wait for the disk), and
-    // rabbitmqctl closes a connection within about half a second, so each drop lands while the relay is still
-    // publishing its wave; the test checks it did.
+    // Two waves of 3,000 rows, each committed in one transaction. The relay publishes through a pace that holds each
+    // publish 50 ms before handing it to RabbitMQ, so with batches of 10 and at most four rounds in flight it drains
+    // under 800 rows a second on any machine, and a wave lasts about four seconds. rabbitmqctl closes a connection
+    // within about half a second, so each drop lands while the relay is still publishing its wave; the test checks it
+    // did. (Unpaced, a fast machine drained the first wave before the drop landed.)
     const total = 6_000;
     const ids = Array.from({ length: total }, (_, i) => `${tag}-${i}`);
     const commitWave = (wave: readonly string[]) =>
@@ -113,7 +128,7 @@ describe("platform outbox over RabbitMQ", function () {
     relay = startOutboxRelay({
       knex: db!.knex,
       schema,
-      broker: publisher!,
+      broker: paced(publisher!, 50),
       batchSize: 10,
       pollIntervalMs: 50,
       // Short, so that publishes caught by an outage fail and are retried rather than wait out the reconnect.
