@@ -50,8 +50,9 @@ export function validateAgainstMarket(
   ] as const) {
     if (price === null) continue;
     if (price.lt(low) || price.gt(high)) {
+      const [lowest, highest] = acceptableRange(low, high, instrument.tickSize);
       const message =
-        `order price $${money(price)} is outside acceptable range ($${money(low)} - $${money(high)}) ` +
+        `order price $${money(price)} is outside acceptable range ($${lowest} - $${highest}) ` +
         `based on current market price $${money(marketPrice)}`;
       throw new OrderError("PRICE_OUT_OF_BAND", message, [{ field, description: message }], {
         low: low.toFixed(),
@@ -94,6 +95,18 @@ export function validateAgainstMarket(
 }
 
 /** Cents for ordinary prices; enough significant digits for sub-dollar ones (crypto fractions, penny stocks). */
-function money(value: Decimal): string {
-  return value.gte(1) ? value.toFixed(2, Decimal.ROUND_HALF_EVEN) : value.toSignificantDigits(6).toFixed();
+function money(value: Decimal, rounding: Decimal.Rounding = Decimal.ROUND_HALF_EVEN): string {
+  return value.gte(1) ? value.toFixed(2, rounding) : value.toSignificantDigits(6, rounding).toFixed();
+}
+
+/**
+ * The lowest and highest prices the band accepts, as the message shows them: on the tick grid and rounded into the
+ * band (up at the bottom, down at the top), so a caller who resubmits at a price the message names is accepted.
+ * Rounding the exact edges to the nearest cent could name a price just outside the band (100.05 ± 10 % shows as
+ * 90.04 - 110.06, both refused). The error's metadata keeps the exact edges.
+ */
+function acceptableRange(low: Decimal, high: Decimal, tickSize: Decimal): [string, string] {
+  const inward = (edge: Decimal, rounding: Decimal.Rounding) =>
+    money(tickSize.gt(0) ? edge.div(tickSize).toDecimalPlaces(0, rounding).times(tickSize) : edge, rounding);
+  return [inward(low, Decimal.ROUND_CEIL), inward(high, Decimal.ROUND_FLOOR)];
 }

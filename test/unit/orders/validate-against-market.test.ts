@@ -66,6 +66,24 @@ describe("orders domain: submit checks against the market", () => {
     expect(error.fieldViolations[0].field).to.equal("limit_price");
   });
 
+  it("names the band's edges as prices it accepts: rounded into the band and onto the tick grid", () => {
+    // 100.05 ± 10 % is 90.045 - 110.055; to the nearest cent that would read 90.04 - 110.06, both outside the band.
+    const snapshot = { ...market(), quote: quote({ last: d("100.05") }) };
+    const error = failure(() => check({ type: "LIMIT", limitPrice: "110.06" }, snapshot));
+    expect(error.message).to.equal(
+      "order price $110.06 is outside acceptable range ($90.05 - $110.05) based on current market price $100.05",
+    );
+    expect(error.metadata).to.deep.equal({ low: "90.045", high: "110.055" });
+    expect(() => check({ type: "LIMIT", limitPrice: "90.05" }, snapshot)).not.to.throw();
+    expect(() => check({ type: "LIMIT", limitPrice: "110.05" }, snapshot)).not.to.throw();
+    expect(failure(() => check({ type: "LIMIT", limitPrice: "90.04" }, snapshot)).code).to.equal("PRICE_OUT_OF_BAND");
+
+    // A coarser tick: the edges move inward to the nearest multiple of 0.25.
+    const quarters = { ...market({ instrument: { tickSize: d("0.25") } }), quote: quote({ last: d("100.05") }) };
+    expect(failure(() => check({ type: "LIMIT", limitPrice: "111.00" }, quarters)).message).to.contain("($90.25 - $110.00)");
+    expect(() => check({ type: "LIMIT", limitPrice: "90.25" }, quarters)).not.to.throw();
+  });
+
   it("applies the band to stop prices too", () => {
     const error = failure(() => check({ side: "SELL", type: "STOP", stopPrice: "89.99" }));
     expect(error.code).to.equal("PRICE_OUT_OF_BAND");
