@@ -37,10 +37,13 @@ export function accountingDecimal(value: Decimal): Decimal {
   return value.constructor === AccountingDecimal ? value : new AccountingDecimal(value);
 }
 
-/** Parses a wire decimal string strictly (optional sign, digits, optional fraction); returns null when malformed. */
+/**
+ * Parses a wire decimal string strictly, as common.proto defines it: optional sign, digits, optional fraction
+ * ("100.25", "-5025"); no exponent ("1e3"), no bare point ("5.", ".5"). Returns null when malformed.
+ */
 export function parseDecimal(text: string): Decimal | null {
   const trimmed = text.trim();
-  if (!/^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(trimmed)) return null;
+  if (!/^[+-]?\d+(\.\d+)?$/.test(trimmed)) return null;
   return new AccountingDecimal(trimmed);
 }
 

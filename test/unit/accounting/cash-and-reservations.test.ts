@@ -37,6 +37,15 @@ describe("cash movement rules (CNOP)", () => {
     expect(failure(() => validateCashAmount("1.001")).fieldViolations[0].field).to.equal("amount");
   });
 
+  it("takes only plain decimals, as common.proto defines them: no exponent, no bare point", () => {
+    for (const amount of ["1e3", "1E3", "5.", ".5", "0x10", "1,000"]) {
+      const error = failure(() => validateCashAmount(amount));
+      expect(error.message, amount).to.equal("Amount must be a decimal number");
+      expect(error.fieldViolations[0].field, amount).to.equal("amount");
+    }
+    expect(validateCashAmount(" 12.50 ").toFixed()).to.equal("12.5");
+  });
+
   it("allows reaching the daily deposit limit exactly and refuses one cent more", () => {
     expect(() => checkDailyLimit("DEPOSIT", d(9000), d(1000), DEFAULT_DAILY_CASH_LIMITS)).not.to.throw();
     const error = failure(() => checkDailyLimit("DEPOSIT", d(9000), d("1000.01"), DEFAULT_DAILY_CASH_LIMITS));

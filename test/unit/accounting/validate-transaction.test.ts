@@ -72,6 +72,7 @@ describe("transaction validation (GlobeCo messages)", () => {
 
   it("reports a malformed number against its own item", () => {
     expect(errorsOf({ quantity: "12abc" })).to.deep.equal([{ field: "quantity", message: "must be a valid decimal number", value: "12abc" }]);
+    expect(errorsOf({ price: "1e2" })).to.deep.equal([{ field: "price", message: "must be a valid decimal number", value: "1e2" }]);
   });
 
   it("rounds to 8 decimals and refuses values DECIMAL(18,8) cannot hold", () => {
