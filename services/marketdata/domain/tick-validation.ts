@@ -62,14 +62,13 @@ function reject(code: TickRejectionCode, field: string, message: string): never 
   throw new Rejected({ code, field, message });
 }
 
+/** A wire decimal as common.proto defines it: optional sign, digits, optional fraction; no exponent, no hex. */
+const PLAIN_DECIMAL = /^[+-]?\d+(\.\d+)?$/;
+
 function parseDecimal(field: string, raw: string): Decimal {
-  try {
-    const value = new Decimal(raw);
-    if (value.isFinite()) return value;
-  } catch {
-    // Fall through to the rejection below: decimal.js throws on malformed input.
-  }
-  return reject("INVALID_DECIMAL", field, `${field} "${raw}" is not a decimal number`);
+  // decimal.js alone would also take "1e2", "0x10" and "Infinity".
+  if (!PLAIN_DECIMAL.test(raw)) reject("INVALID_DECIMAL", field, `${field} "${raw}" is not a decimal number`);
+  return new Decimal(raw);
 }
 
 function parsePrice(field: string, raw: string | undefined, instrument: Instrument, isRequired: boolean): Decimal | undefined {

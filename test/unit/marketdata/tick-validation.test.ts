@@ -120,6 +120,9 @@ describe("marketdata tick validation", () => {
       message: 'ask "12,5" is not a decimal number',
     });
     expect(rejectionOf(tick({ last: "NaN" })).code).to.equal("INVALID_DECIMAL");
+    for (const notPlain of ["1.755e2", "0x10", "Infinity", "175."]) {
+      expect(rejectionOf(tick({ last: notPlain })), notPlain).to.include({ code: "INVALID_DECIMAL", field: "last" });
+    }
   });
 
   it("rejects a price off the instrument's tick grid", () => {
