@@ -1,10 +1,11 @@
 // RebalancePortfolio as a use case: find the model, read holdings and prices, solve exactly (off the event
 // loop), store the proposal. Reads happen before any write; the only write is one proposal insert.
 import Decimal from "decimal.js";
-import { alreadyExists, failedPrecondition, notFound } from "../../platform/errors";
+import { alreadyExists, DomainError, failedPrecondition, notFound } from "../../platform/errors";
 import type { ProposalContent } from "./build-proposal";
 import { buildRebalanceProblem, type PortfolioSnapshot } from "./build-rebalance-problem";
 import type { InvestmentModel } from "./investment-model";
+import { noFeasibleSolution, securityIdsOf } from "./optimization-error";
 import type { Proposal, ProposalOptions } from "./proposal";
 import type { RebalanceProblem, RebalanceSolution } from "./rebalance-problem";
 
@@ -111,7 +112,9 @@ export async function rebalancePortfolio(deps: RebalanceDeps, request: Rebalance
     useLotSize: options.useLotSize,
   });
   problem.options.timeLimitMs = options.solverTimeLimitMs;
-  const { solution, content, solverTimeMs } = await deps.solver.solve(problem);
+  const { solution, content, solverTimeMs } = await deps.solver.solve(problem).catch((error: unknown) => {
+    throw withLotSizeHint(error, options.useLotSize, instruments);
+  });
   const now = deps.now();
   const proposal: Proposal = {
     ...content,
@@ -159,4 +162,22 @@ function sameRequestOrConflict(earlier: { proposal: Proposal; fingerprint: strin
   throw alreadyExists("IDEMPOTENCY_KEY_REUSED", `Idempotency key ${key} was used for a different rebalance request`, {
     metadata: { proposal_id: earlier.proposal.proposalId },
   });
+}
+
+/**
+ * Without use_lot_size every security trades in whole units (GlobeCo's rule), so a model of fractional instruments
+ * (crypto) often has no whole quantity inside a narrow band. When the securities a NO_FEASIBLE_SOLUTION names trade
+ * in fractions, the message says so and names the option, rather than leave the caller to guess.
+ */
+function withLotSizeHint(error: unknown, useLotSize: boolean, instruments: ReadonlyMap<string, InstrumentFacts>): unknown {
+  if (useLotSize || !(error instanceof DomainError) || error.metadata?.reason !== "EMPTY_BOUNDS") return error;
+  const securityIds = securityIdsOf(error);
+  const fractional = securityIds.filter((id) => instruments.get(id)?.lotSize.lt(1));
+  if (fractional.length === 0) return error;
+  const names = fractional.map((id) => instruments.get(id)?.symbol || id).join(", ");
+  return noFeasibleSolution(
+    `${error.message}, in whole units; ${names} can be traded in fractions: set options.use_lot_size to use their lot sizes`,
+    securityIds,
+    "EMPTY_BOUNDS",
+  );
 }

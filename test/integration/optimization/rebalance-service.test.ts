@@ -109,6 +109,29 @@ describe("RebalanceService against running accounting, orders and market data", 
     expect([missing.code, missing.reason, missing.metadata.security_ids]).to.deep.equal([Status.FAILED_PRECONDITION, "MISSING_PRICE", W]);
   });
 
+  it("says when whole units leave a fractional instrument no quantity in its band, and rebalances in lots when asked", async () => {
+    const C = id24("SECC");
+    market.add(`C${tag}`, C, "60000", "0.0001");
+    const portfolioId = id24("PF");
+    await system.clients.accounting.postTransactions({
+      transactions: [{ portfolioId, securityId: "", sourceId: `opt-${randomBytes(8).toString("hex")}`, transactionType: TransactionType.TRANSACTION_TYPE_DEP, quantity: "1000", price: "1", transactionDate: today() }],
+    });
+    const { model } = await system.clients.models.createModel({
+      name: `frac-${randomBytes(4).toString("hex")}`,
+      positions: [{ securityId: C, target: "0.5", lowDrift: "0.02", highDrift: "0.02" }],
+      portfolios: [portfolioId],
+    });
+    // One unit is worth 60 times the portfolio: in whole units the band 0.48-0.52 holds no quantity.
+    const whole = await failureOf(rich.rebalance.rebalancePortfolio({ portfolioId, modelId: model!.modelId }));
+    expect([whole.code, whole.reason, whole.metadata.security_ids]).to.deep.equal([Status.FAILED_PRECONDITION, "NO_FEASIBLE_SOLUTION", C]);
+    expect(whole.message).to.equal(
+      `No feasible solution: no admissible quantity within the drift bounds for ${C}, in whole units; ` +
+        `C${tag} can be traded in fractions: set options.use_lot_size to use their lot sizes`,
+    );
+    const { proposal } = await system.clients.rebalance.rebalancePortfolio({ portfolioId, modelId: model!.modelId, options: { useLotSize: true } });
+    expect(proposal!.trades.map((t) => [t.side, t.securityId, t.quantity])).to.deep.equal([[Side.SIDE_BUY, C, "0.0083"]]);
+  });
+
   it("executes a proposal once: calling ExecuteProposal twice submits one set of orders, sells first", async () => {
     const portfolioId = await fundedPortfolio();
     await modelFor([portfolioId]);
